@@ -1,0 +1,52 @@
+"""orchestrate_nb: Prefect-style workflow orchestration that lives inside Jupyter.
+
+Names are imported lazily so ``import orchestrate_nb`` stays fast; heavy dependencies
+(SQLAlchemy, pydantic) load only when a run needs them.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "flow": "orchestrate_nb.core.flows",
+    "Flow": "orchestrate_nb.core.flows",
+    "task": "orchestrate_nb.core.tasks",
+    "Task": "orchestrate_nb.core.tasks",
+    "get_run_logger": "orchestrate_nb.runtime.logging",
+    "wait": "orchestrate_nb.runtime.futures",
+    "as_completed": "orchestrate_nb.runtime.futures",
+    "unmapped": "orchestrate_nb.runtime.inputs",
+    "allow_failure": "orchestrate_nb.runtime.inputs",
+    "tags": "orchestrate_nb.runtime.context",
+    "State": "orchestrate_nb.core.states",
+    "OrchestrateError": "orchestrate_nb.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from orchestrate_nb.core.flows import Flow, flow
+    from orchestrate_nb.core.states import State
+    from orchestrate_nb.core.tasks import Task, task
+    from orchestrate_nb.errors import OrchestrateError
+    from orchestrate_nb.runtime.context import tags
+    from orchestrate_nb.runtime.futures import as_completed, wait
+    from orchestrate_nb.runtime.inputs import allow_failure, unmapped
+    from orchestrate_nb.runtime.logging import get_run_logger
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'orchestrate_nb' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

@@ -1,0 +1,1 @@
+"""Pure definitions: states, events, tasks and flows. No I/O, no Jupyter."""

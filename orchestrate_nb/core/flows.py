@@ -1,0 +1,141 @@
+"""``@flow``: the definition of a flow (options only; running it is the runtime's job)."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar, overload
+
+from typing_extensions import ParamSpec
+
+from orchestrate_nb.core import options as opt
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Flow(Generic[P, R]):
+    """A function whose calls become flow runs that group the task runs they start."""
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        name: str | None = None,
+        version: str | None = None,
+        flow_run_name: str | Callable[..., str] | None = None,
+        retries: int | None = None,
+        retry_delay_seconds: int | float | None = None,
+        task_runner: Any = None,
+        description: str | None = None,
+        timeout_seconds: int | float | None = None,
+        validate_parameters: bool = True,
+        persist_result: bool | None = None,
+        result_storage: Any = None,
+        result_serializer: Any = None,
+        cache_result_in_memory: bool = True,
+        log_prints: bool | None = None,
+        on_completion: list[Callable[..., Any]] | None = None,
+        on_failure: list[Callable[..., Any]] | None = None,
+        on_cancellation: list[Callable[..., Any]] | None = None,
+        on_crashed: list[Callable[..., Any]] | None = None,
+        on_running: list[Callable[..., Any]] | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> None:
+        opt.check_callable(fn, "flow")
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", type(fn).__name__).replace("_", "-")
+        owner = f"flow {self.name!r}"
+        self.version = version
+        self.flow_run_name = flow_run_name
+        self.retries = opt.check_retries(retries, owner)
+        if retry_delay_seconds is not None and (
+                not isinstance(retry_delay_seconds, (int, float)) or retry_delay_seconds < 0):
+            raise ValueError(f"{owner}: retry_delay_seconds must be a non-negative number")
+        self.retry_delay_seconds = float(retry_delay_seconds or 0)
+        self.task_runner = task_runner if task_runner is not None else _default_runner()
+        self.description = description or inspect.getdoc(fn)
+        self.timeout_seconds = opt.check_timeout(timeout_seconds, owner)
+        self.should_validate_parameters = validate_parameters
+        self.persist_result = persist_result
+        self.result_storage = result_storage
+        self.result_serializer = result_serializer
+        self.cache_result_in_memory = cache_result_in_memory
+        self.log_prints = log_prints
+        self.on_completion_hooks = opt.check_hooks(on_completion, "on_completion", owner)
+        self.on_failure_hooks = opt.check_hooks(on_failure, "on_failure", owner)
+        self.on_cancellation_hooks = opt.check_hooks(on_cancellation, "on_cancellation", owner)
+        self.on_crashed_hooks = opt.check_hooks(on_crashed, "on_crashed", owner)
+        self.on_running_hooks = opt.check_hooks(on_running, "on_running", owner)
+        self.tags = opt.check_tags(tags, owner)
+        self.signature = inspect.signature(fn)
+        self._fast_names = opt.positional_names(self.signature)
+        self._defaults = opt.defaults_of(self.signature)
+        self._validator: Any = None
+        from orchestrate_nb.runtime.calls import is_async_fn
+
+        self.isasync = is_async_fn(fn)
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    def bind_parameters(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        return opt.bind(self.signature, self._fast_names, self._defaults, args, kwargs,
+                        f"flow {self.name!r}")
+
+    def validate_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        """Check (and coerce, like Prefect) parameters against the type hints."""
+        if not self.should_validate_parameters:
+            return parameters
+        if self._validator is None:
+            from orchestrate_nb.runtime.validation import ParameterValidator
+
+            self._validator = ParameterValidator(self.name, self.fn, self.signature)
+        return self._validator.validate(parameters)
+
+    def with_options(self, **changes: Any) -> Flow[P, R]:
+        current = {
+            "name": self.name, "version": self.version, "flow_run_name": self.flow_run_name,
+            "retries": self.retries, "retry_delay_seconds": self.retry_delay_seconds,
+            "task_runner": self.task_runner, "description": self.description,
+            "timeout_seconds": self.timeout_seconds,
+            "validate_parameters": self.should_validate_parameters,
+            "persist_result": self.persist_result, "result_storage": self.result_storage,
+            "result_serializer": self.result_serializer,
+            "cache_result_in_memory": self.cache_result_in_memory, "log_prints": self.log_prints,
+            "on_completion": self.on_completion_hooks, "on_failure": self.on_failure_hooks,
+            "on_cancellation": self.on_cancellation_hooks, "on_crashed": self.on_crashed_hooks,
+            "on_running": self.on_running_hooks, "tags": self.tags,
+        }
+        unknown = set(changes) - set(current)
+        if unknown:
+            raise TypeError(f"flow {self.name!r}: unknown option(s) {', '.join(sorted(unknown))}")
+        current.update(changes)
+        return Flow(self.fn, **current)
+
+    def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
+        from orchestrate_nb.runtime.flow_engine import call_flow
+
+        return call_flow(self, args, kwargs, return_state=return_state)
+
+    def __repr__(self) -> str:
+        return f"Flow(name={self.name!r})"
+
+
+def _default_runner() -> Any:
+    from orchestrate_nb.runtime.task_runners import ThreadPoolTaskRunner
+
+    return ThreadPoolTaskRunner()
+
+
+@overload
+def flow(__fn: Callable[P, R]) -> Flow[P, R]: ...
+
+
+@overload
+def flow(__fn: None = None, **options: Any) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
+
+
+def flow(__fn: Any = None, **options: Any) -> Any:
+    """Decorate a function as a flow: ``@flow`` or ``@flow(name=..., retries=...)``."""
+    if __fn is not None:
+        return Flow(__fn, **options)
+    return lambda fn: Flow(fn, **options)

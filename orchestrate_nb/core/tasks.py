@@ -1,0 +1,166 @@
+"""``@task``: the definition of a task (options only; running it is the runtime's job)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar, overload
+
+from typing_extensions import ParamSpec
+
+from orchestrate_nb.core import options as opt
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_NOT_SET: Any = object()
+
+
+class Task(Generic[P, R]):
+    """A function whose calls become task runs: states, retries, timeouts, logs, history."""
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        name: str | None = None,
+        description: str | None = None,
+        tags: Iterable[str] | None = None,
+        version: str | None = None,
+        cache_policy: Any = _NOT_SET,
+        cache_key_fn: Callable[..., str | None] | None = None,
+        cache_expiration: _dt.timedelta | None = None,
+        task_run_name: str | Callable[..., str] | None = None,
+        retries: int | None = None,
+        retry_delay_seconds: Any = None,
+        retry_jitter_factor: float | None = None,
+        persist_result: bool | None = None,
+        result_storage: Any = None,
+        result_serializer: Any = None,
+        result_storage_key: str | None = None,
+        cache_result_in_memory: bool = True,
+        timeout_seconds: float | int | None = None,
+        log_prints: bool | None = None,
+        refresh_cache: bool | None = None,
+        on_completion: list[Callable[..., Any]] | None = None,
+        on_failure: list[Callable[..., Any]] | None = None,
+        retry_condition_fn: Callable[..., bool] | None = None,
+        viz_return_value: Any = None,
+    ) -> None:
+        opt.check_callable(fn, "task")
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", type(fn).__name__)
+        owner = f"task {self.name!r}"
+        self.description = description or inspect.getdoc(fn)
+        self.tags = opt.check_tags(tags, owner)
+        self.version = version
+        self.cache_policy = cache_policy
+        self.cache_key_fn = cache_key_fn
+        self.cache_expiration = cache_expiration
+        self.task_run_name = task_run_name
+        self.retries = opt.check_retries(retries, owner)
+        self.retry_delay_seconds = retry_delay_seconds
+        if retry_jitter_factor is not None and retry_jitter_factor < 0:
+            raise ValueError(f"{owner}: retry_jitter_factor must not be negative")
+        self.retry_jitter_factor = retry_jitter_factor
+        self.persist_result = persist_result
+        self.result_storage = result_storage
+        self.result_serializer = result_serializer
+        self.result_storage_key = result_storage_key
+        self.cache_result_in_memory = cache_result_in_memory
+        self.timeout_seconds = opt.check_timeout(timeout_seconds, owner)
+        self.log_prints = log_prints
+        self.refresh_cache = refresh_cache
+        self.on_completion_hooks = opt.check_hooks(on_completion, "on_completion", owner)
+        self.on_failure_hooks = opt.check_hooks(on_failure, "on_failure", owner)
+        self.retry_condition_fn = retry_condition_fn
+        self.viz_return_value = viz_return_value
+        self.task_key = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', self.name)}"
+        self.signature = inspect.signature(fn)
+        self._fast_names = opt.positional_names(self.signature)
+        self._defaults = opt.defaults_of(self.signature)
+        from orchestrate_nb.runtime.calls import is_async_fn
+        from orchestrate_nb.runtime.retries import normalise_retry_delays
+
+        self.isasync = is_async_fn(fn)
+        self.retry_delays = normalise_retry_delays(retry_delay_seconds, self.retries)
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    def bind_parameters(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        return opt.bind(self.signature, self._fast_names, self._defaults, args, kwargs,
+                        f"task {self.name!r}")
+
+    def with_options(self, **changes: Any) -> Task[P, R]:
+        """A copy of this task with some options changed."""
+        current = {
+            "name": self.name, "description": self.description, "tags": self.tags,
+            "version": self.version, "cache_policy": self.cache_policy,
+            "cache_key_fn": self.cache_key_fn, "cache_expiration": self.cache_expiration,
+            "task_run_name": self.task_run_name, "retries": self.retries,
+            "retry_delay_seconds": self.retry_delay_seconds,
+            "retry_jitter_factor": self.retry_jitter_factor,
+            "persist_result": self.persist_result, "result_storage": self.result_storage,
+            "result_serializer": self.result_serializer,
+            "result_storage_key": self.result_storage_key,
+            "cache_result_in_memory": self.cache_result_in_memory,
+            "timeout_seconds": self.timeout_seconds, "log_prints": self.log_prints,
+            "refresh_cache": self.refresh_cache, "on_completion": self.on_completion_hooks,
+            "on_failure": self.on_failure_hooks, "retry_condition_fn": self.retry_condition_fn,
+        }
+        unknown = set(changes) - set(current)
+        if unknown:
+            raise TypeError(f"task {self.name!r}: unknown option(s) {', '.join(sorted(unknown))}")
+        current.update(changes)
+        return Task(self.fn, **current)
+
+    def on_completion(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        self.on_completion_hooks.append(fn)
+        return fn
+
+    def on_failure(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        self.on_failure_hooks.append(fn)
+        return fn
+
+    def __call__(self, *args: Any, return_state: bool = False, wait_for: Any = None,
+                 **kwargs: Any) -> Any:
+        from orchestrate_nb.runtime.task_engine import call_task
+
+        return call_task(self, args, kwargs, return_state=return_state, wait_for=wait_for)
+
+    def submit(self, *args: Any, return_state: bool = False, wait_for: Any = None,
+               **kwargs: Any) -> Any:
+        """Run in the flow's task runner; returns a future at once."""
+        from orchestrate_nb.runtime.task_engine import submit_task
+
+        return submit_task(self, args, kwargs, return_state=return_state, wait_for=wait_for)
+
+    def map(self, *args: Any, return_state: bool = False, wait_for: Any = None,
+            **kwargs: Any) -> Any:
+        """Submit one run per element of the iterable arguments (``unmapped`` ones whole)."""
+        from orchestrate_nb.runtime.mapping import map_task
+
+        return map_task(self, args, kwargs, return_state=return_state, wait_for=wait_for)
+
+    def __get__(self, instance: Any, owner: Any) -> Any:
+        if instance is None:
+            return self
+        return functools.partial(self.__call__, instance)
+
+    def __repr__(self) -> str:
+        return f"Task(name={self.name!r})"
+
+
+@overload
+def task(__fn: Callable[P, R]) -> Task[P, R]: ...
+
+
+@overload
+def task(__fn: None = None, **options: Any) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+
+
+def task(__fn: Any = None, **options: Any) -> Any:
+    """Decorate a function as a task: ``@task`` or ``@task(retries=2, ...)``."""
+    if __fn is not None:
+        return Task(__fn, **options)
+    return lambda fn: Task(fn, **options)

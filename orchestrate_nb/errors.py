@@ -1,0 +1,51 @@
+"""One exception hierarchy for the whole package.
+
+Every adapter (CLI, magics, server) translates ``OrchestrateError`` into its own
+one-line presentation in exactly one place.
+"""
+
+from __future__ import annotations
+
+
+class OrchestrateError(Exception):
+    """Base of every error orchestrate_nb raises on purpose."""
+
+
+class ParameterTypeError(OrchestrateError, TypeError):
+    """A flow was called with a parameter of the wrong type or an unknown parameter."""
+
+
+class MappingLengthMismatch(OrchestrateError, ValueError):
+    """Iterables passed to ``Task.map`` differ in length."""
+
+
+class MappingMissingIterable(OrchestrateError, ValueError):
+    """``Task.map`` was called without any iterable argument."""
+
+
+class UpstreamTaskError(OrchestrateError):
+    """A task did not run because an upstream task run did not complete."""
+
+
+class TaskRunTimeoutError(OrchestrateError, TimeoutError):
+    """A task run exceeded its ``timeout_seconds``."""
+
+
+class FlowRunTimeoutError(OrchestrateError, TimeoutError):
+    """A flow run exceeded its ``timeout_seconds``."""
+
+
+class CancelledRun(OrchestrateError):
+    """A run was cancelled."""
+
+
+class StoreError(OrchestrateError):
+    """The run store could not be opened or written."""
+
+
+class NotFound(OrchestrateError, LookupError):
+    """A run, flow or other record does not exist."""
+
+
+class UnfinishedRun(OrchestrateError):
+    """A state's result was requested before the run finished."""

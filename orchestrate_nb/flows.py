@@ -1,0 +1,5 @@
+"""Public flow names (``from orchestrate_nb.flows import Flow``)."""
+
+from orchestrate_nb.core.flows import Flow, flow
+
+__all__ = ["Flow", "flow"]

@@ -1,0 +1,81 @@
+"""Drivers for the engines' state machines.
+
+Each engine is written once, as a generator that yields what it needs done: call the user's
+function, sleep before a retry, wait for futures. The sync driver does those things by
+blocking; the async driver awaits them. So there is one state machine, not two engines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures as cf
+import time
+from collections.abc import Callable, Generator, Sequence
+from typing import Any, NamedTuple
+
+from orchestrate_nb.runtime.calls import Outcome, call_async, call_sync
+from orchestrate_nb.runtime.futures import TaskRunFuture
+
+
+class Call(NamedTuple):
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    timeout: float | None
+    timeout_exc: Callable[[], BaseException]
+
+
+class Sleep(NamedTuple):
+    seconds: float
+
+
+class Wait(NamedTuple):
+    futures: Sequence[TaskRunFuture]
+
+
+Request = Call | Sleep | Wait
+Machine = Generator[Request, Any, Any]
+
+
+def drive_sync(machine: Machine) -> Any:
+    try:
+        request = next(machine)
+        while True:
+            request = machine.send(_do_sync(request))
+    except StopIteration as stop:
+        return stop.value
+
+
+def _do_sync(request: Request) -> Outcome | None:
+    if type(request) is Call:
+        return call_sync(request.fn, request.args, request.kwargs, request.timeout,
+                         request.timeout_exc)
+    if type(request) is Sleep:
+        if request.seconds > 0:
+            time.sleep(request.seconds)
+        return None
+    cf.wait([f._future for f in request.futures])  # type: ignore[union-attr]
+    return None
+
+
+async def drive_async(machine: Machine) -> Any:
+    try:
+        request = next(machine)
+        while True:
+            request = machine.send(await _do_async(request))
+    except StopIteration as stop:
+        return stop.value
+
+
+async def _do_async(request: Request) -> Outcome | None:
+    if type(request) is Call:
+        return await call_async(request.fn, request.args, request.kwargs, request.timeout,
+                                request.timeout_exc)
+    if type(request) is Sleep:
+        await asyncio.sleep(request.seconds)
+        return None
+    pending = [asyncio.wrap_future(f._future) for f in request.futures  # type: ignore[union-attr]
+               if not f.done()]
+    if pending:
+        await asyncio.wait(pending)
+    return None

@@ -1,0 +1,258 @@
+"""The task run state machine: Pending → Running → (AwaitingRetry → Retrying)* → final."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from orchestrate_nb.core.events import DependencyEdge, StateChanged, TaskRunCreated
+from orchestrate_nb.core.states import (
+    AwaitingRetry, Completed, Crashed, Failed, Pending, Retrying, Running, State, StateType,
+    TimedOut,
+)
+from orchestrate_nb.errors import TaskRunTimeoutError
+from orchestrate_nb.runtime import inputs
+from orchestrate_nb.runtime.context import FlowRunContext, TaskRunContext, tags_ctx, task_run_ctx
+from orchestrate_nb.runtime.driver import Call, Machine, Sleep, Wait, drive_async, drive_sync
+from orchestrate_nb.runtime.futures import TaskRunFuture
+from orchestrate_nb.runtime.logging import (
+    configure_logging, reset_print_logger, run_logger, set_print_logger,
+)
+from orchestrate_nb.runtime.names import render_run_name
+from orchestrate_nb.runtime.records import TaskRun
+from orchestrate_nb.runtime.reporting import get_reporter
+from orchestrate_nb.runtime.retries import retry_delay
+
+if TYPE_CHECKING:
+    from orchestrate_nb.core.tasks import Task
+
+_RUNNING = StateType.RUNNING
+_hooks_log = logging.getLogger("orchestrate_nb.hooks")
+
+
+class TaskRunEngine:
+    """One task run, from creation to its final state."""
+
+    __slots__ = ("task", "parameters", "flow_ctx", "reporter", "task_run", "upstream",
+                 "log_prints")
+
+    def __init__(self, task: Task[Any, Any], parameters: dict[str, Any], wait_for: Any,
+                 flow_ctx: FlowRunContext | None, map_index: int = -1) -> None:
+        self.task = task
+        self.parameters = parameters
+        self.flow_ctx = flow_ctx
+        self.reporter = flow_ctx.reporter if flow_ctx is not None else get_reporter()
+        flow_run_id = flow_ctx.flow_run.id if flow_ctx is not None else None
+        tags = task.tags | tags_ctx.get()
+        tag_tuple = tuple(sorted(tags)) if tags else ()
+        state = Pending()
+        self.task_run = TaskRun(str(uuid.uuid4()), self._run_name(), task.name, task.task_key,
+                                flow_run_id, tag_tuple, map_index, parameters, state)
+        tr = self.task_run
+        self.reporter.emit(TaskRunCreated(tr.id, flow_run_id, task.name, task.task_key, tr.name,
+                                          tag_tuple, map_index, state.timestamp,
+                                          "PENDING", state.name))
+        self.upstream = inputs.collect_upstream(
+            parameters, wait_for, flow_ctx.results_by_id if flow_ctx is not None else None)
+        for upstream_id, input_name in self.upstream.edges:
+            self.reporter.emit(DependencyEdge(flow_run_id, upstream_id, tr.id, input_name))
+        log_prints = task.log_prints
+        if log_prints is None:
+            log_prints = flow_ctx.log_prints if flow_ctx is not None else False
+        self.log_prints = log_prints
+
+    def _run_name(self) -> str:
+        task = self.task
+        if task.task_run_name is not None:
+            return render_run_name(task.task_run_name, self.parameters, "task_run_name")
+        if self.flow_ctx is not None:
+            return self.flow_ctx.next_task_run_name(task.name)
+        return f"{task.name}-{uuid.uuid4().hex[:3]}"
+
+    # -- states --------------------------------------------------------------------------
+    def set_state(self, state: State) -> None:
+        tr = self.task_run
+        tr.state = state
+        if state.type is _RUNNING:
+            tr.run_count += 1
+            if tr.start_time is None:
+                tr.start_time = state.timestamp
+        elif state.is_final():
+            tr.end_time = state.timestamp
+        self.reporter.emit(StateChanged("task", tr.id, tr.flow_run_id, state.type.value,
+                                        state.name, state.message, state.timestamp))
+
+    # -- the machine ---------------------------------------------------------------------
+    def machine(self) -> Machine:
+        """Run the task; returns its final state (re-raises BaseExceptions after Crashed)."""
+        if self.upstream.futures:
+            yield Wait(self.upstream.futures)
+            blocked = inputs.failed_upstream(self.upstream)
+            if blocked is not None:
+                return self._finish(Failed(
+                    name="NotReady",
+                    message=f"Upstream task run {blocked.task_run.name!r} did not complete "
+                            f"({blocked.final_state().name}); this task did not run"))
+        parameters = {k: inputs.resolve(v, TaskRunFuture.final_state)
+                      for k, v in self.parameters.items()}
+        from orchestrate_nb.core.options import call_args
+
+        args, kwargs = call_args(self.task.signature, parameters)
+        token = task_run_ctx.set(TaskRunContext(self.task, self.task_run, self.log_prints))
+        print_token = set_print_logger(self.logger()) if self.log_prints else None
+        try:
+            state = yield from self._attempts(args, kwargs)
+        finally:
+            if print_token is not None:
+                reset_print_logger(print_token)
+            task_run_ctx.reset(token)
+        return state
+
+    def _attempts(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Machine:
+        task = self.task
+        attempt = 0
+        while True:
+            self.set_state(Running() if attempt == 0 else Retrying())
+            ok, value = yield Call(task.fn, args, kwargs, task.timeout_seconds, self._timeout_exc)
+            if ok:
+                return self._finish(value if isinstance(value, State) else Completed(data=value))
+            if not isinstance(value, Exception):
+                self._finish(Crashed(data=value, message=f"Execution was interrupted: "
+                                                       f"{type(value).__name__}"))
+                raise value
+            failed = self._failed_state(value)
+            if attempt < task.retries and self._should_retry(failed):
+                attempt += 1
+                delay = retry_delay(task.retry_delays, attempt, task.retry_jitter_factor)
+                self.logger().warning(
+                    "Task run failed with exception: %r - Retry %d/%d will start %s",
+                    value, attempt, task.retries,
+                    f"{delay:g} second(s) from now" if delay else "immediately")
+                self.set_state(AwaitingRetry(message=f"Retry {attempt}/{task.retries}"))
+                yield Sleep(delay)
+                continue
+            self.logger().error("Task run failed with exception: %r%s", value,
+                                " - Retries are exhausted" if task.retries else "",
+                                exc_info=(type(value), value, value.__traceback__))
+            return self._finish(failed)
+
+    def _timeout_exc(self) -> BaseException:
+        return TaskRunTimeoutError(
+            f"Task run {self.task_run.name!r} exceeded timeout of "
+            f"{self.task.timeout_seconds:g} second(s)")
+
+    @staticmethod
+    def _failed_state(exc: BaseException) -> State:
+        if isinstance(exc, TaskRunTimeoutError):
+            return TimedOut(data=exc, message=str(exc))
+        return Failed(data=exc, message=f"Task run encountered an exception "
+                                        f"{type(exc).__name__}: {exc}")
+
+    def _should_retry(self, failed: State) -> bool:
+        condition = self.task.retry_condition_fn
+        if condition is None:
+            return True
+        try:
+            return bool(condition(self.task, self.task_run, failed))
+        except Exception:
+            self.logger().exception("retry_condition_fn raised; not retrying")
+            return False
+
+    def _finish(self, state: State) -> State:
+        self.set_state(state)
+        ctx = self.flow_ctx
+        if state.type is StateType.COMPLETED:
+            if ctx is not None and inputs.trackable(state.data):
+                ctx.results_by_id[id(state.data)] = (state.data, self.task_run.id)
+            self._run_hooks(self.task.on_completion_hooks, state)
+        elif state.is_unsuccessful():
+            self._run_hooks(self.task.on_failure_hooks, state)
+        return state
+
+    def _run_hooks(self, hooks: list[Any], state: State) -> None:
+        for hook in hooks:
+            try:
+                hook(self.task, self.task_run, state)
+            except Exception:
+                self.logger().exception("hook %r failed", getattr(hook, "__name__", hook))
+
+    def logger(self) -> logging.LoggerAdapter[Any]:
+        return run_logger(task_run=self.task_run)
+
+
+# -- entry points ------------------------------------------------------------------------
+def _flow_ctx() -> FlowRunContext | None:
+    from orchestrate_nb.runtime.context import flow_run_ctx
+
+    return flow_run_ctx.get()
+
+
+def call_task(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+              return_state: bool, wait_for: Any) -> Any:
+    """``my_task(...)``: run now, in this thread; return the value (or the state)."""
+    configure_logging()
+    parameters = task.bind_parameters(args, kwargs)
+    ctx = _flow_ctx()
+    engine = TaskRunEngine(task, parameters, wait_for, ctx)
+    if task.isasync and not _in_sync_run(ctx):
+        return _call_task_async(engine, return_state)
+    state = drive_sync(engine.machine())
+    if ctx is None:
+        engine.reporter.flush()
+    return state if return_state else state.result()
+
+
+def _in_sync_run(ctx: FlowRunContext | None) -> bool:
+    """True inside a sync flow or sync task: there an async task runs to completion."""
+    task_ctx = task_run_ctx.get()
+    if task_ctx is not None:
+        return not task_ctx.task.isasync
+    return ctx is not None and not ctx.flow.isasync
+
+
+async def _call_task_async(engine: TaskRunEngine, return_state: bool) -> Any:
+    state = await drive_async(engine.machine())
+    if engine.flow_ctx is None:
+        engine.reporter.flush()
+    return state if return_state else state.result()
+
+
+def flow_ctx_or_raise(task: Task[Any, Any]) -> FlowRunContext:
+    ctx = _flow_ctx()
+    if ctx is None:
+        from orchestrate_nb.errors import OrchestrateError
+
+        raise OrchestrateError(
+            f"task {task.name!r}: .submit() and .map() need a running flow; call the task "
+            "directly, or from inside a @flow")
+    return ctx
+
+
+def submit_task(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                return_state: bool, wait_for: Any, map_index: int = -1) -> Any:
+    """``my_task.submit(...)``: run in the flow's task runner; return a future."""
+    ctx = flow_ctx_or_raise(task)
+    configure_logging()
+    future = submit_parameters(ctx, task, task.bind_parameters(args, kwargs), wait_for, map_index)
+    if return_state:
+        return future.final_state()
+    return future
+
+
+def submit_parameters(ctx: FlowRunContext, task: Task[Any, Any], parameters: dict[str, Any],
+                      wait_for: Any, map_index: int) -> TaskRunFuture:
+    engine = TaskRunEngine(task, parameters, wait_for, ctx, map_index)
+    future = TaskRunFuture(engine.task_run, ctx.task_runner.submit(
+        lambda: _run_submitted(engine), engine.upstream.futures))
+    ctx.futures.append(future)
+    return future
+
+
+def _run_submitted(engine: TaskRunEngine) -> State:
+    """Body of a submitted run: the future always resolves to a state, even on a crash."""
+    try:
+        state: State = drive_sync(engine.machine())
+    except BaseException:  # noqa: BLE001 - recorded as Crashed by the machine
+        return engine.task_run.state
+    return state

@@ -1,0 +1,36 @@
+"""Settings: the only place environment variables are read (SPEC §7)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+HOME_ENV = "ORCHESTRATE_NB_HOME"
+DATABASE_URL_ENV = "ORCHESTRATE_NB_DATABASE_URL"
+RESULTS_URL_ENV = "ORCHESTRATE_NB_RESULTS_URL"
+STORE_ENABLED_ENV = "ORCHESTRATE_NB_STORE"  # "0" disables the run store (tests of the engine only)
+LOGGING_LEVEL_ENV = "ORCHESTRATE_NB_LOGGING_LEVEL"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    results_url: str
+    store_enabled: bool
+    logging_level: str
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings() -> Settings:
+    """Read the environment now (never cached: tests and workers change it)."""
+    home = Path(os.environ.get(HOME_ENV) or Path.home() / ".orchestrate_nb").expanduser()
+    database_url = os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{home / 'orchestrate_nb.db'}"
+    results_url = os.environ.get(RESULTS_URL_ENV) or str(home / "results")
+    store_enabled = os.environ.get(STORE_ENABLED_ENV, "1").strip().lower() not in ("0", "false", "no")
+    level = os.environ.get(LOGGING_LEVEL_ENV, "INFO").upper()
+    return Settings(home, database_url, results_url, store_enabled, level)

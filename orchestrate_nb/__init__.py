@@ -26,7 +26,10 @@ _EXPORTS = {
     "OrchestrateError": "orchestrate_nb.errors",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Flow", "OrchestrateError", "State", "Task", "allow_failure", "as_completed", "flow",
+    "get_run_logger", "tags", "task", "unmapped", "wait",
+]
 
 if TYPE_CHECKING:
     from orchestrate_nb.core.flows import Flow, flow

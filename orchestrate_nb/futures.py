@@ -1,7 +1,11 @@
 """Public futures (``from orchestrate_nb.futures import wait, as_completed``)."""
 
 from orchestrate_nb.runtime.futures import (
-    PrefectFuture, PrefectFutureList, TaskRunFuture, as_completed, wait,
+    PrefectFuture,
+    PrefectFutureList,
+    TaskRunFuture,
+    as_completed,
+    wait,
 )
 
 __all__ = ["PrefectFuture", "PrefectFutureList", "TaskRunFuture", "as_completed", "wait"]

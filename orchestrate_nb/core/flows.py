@@ -44,7 +44,7 @@ class Flow(Generic[P, R]):
     ) -> None:
         opt.check_callable(fn, "flow")
         self.fn = fn
-        self.name = name or getattr(fn, "__name__", type(fn).__name__).replace("_", "-")
+        self.name: str = name or getattr(fn, "__name__", type(fn).__name__).replace("_", "-")
         owner = f"flow {self.name!r}"
         self.version = version
         self.flow_run_name = flow_run_name

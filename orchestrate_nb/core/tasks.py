@@ -50,7 +50,7 @@ class Task(Generic[P, R]):
     ) -> None:
         opt.check_callable(fn, "task")
         self.fn = fn
-        self.name = name or getattr(fn, "__name__", type(fn).__name__)
+        self.name: str = name if name else str(getattr(fn, "__name__", type(fn).__name__))
         owner = f"task {self.name!r}"
         self.description = description or inspect.getdoc(fn)
         self.tags = opt.check_tags(tags, owner)

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrate_nb.core.events import FlowRunCreated, StateChanged
 from orchestrate_nb.core.states import (
-    AwaitingRetry, Completed, Crashed, Failed, Pending, Retrying, Running, State, StateType,
+    AwaitingRetry,
+    Completed,
+    Crashed,
+    Failed,
+    Pending,
+    Retrying,
+    Running,
+    State,
+    StateType,
     TimedOut,
 )
 from orchestrate_nb.errors import FlowRunTimeoutError
@@ -22,7 +30,10 @@ from orchestrate_nb.runtime.driver import Call, Machine, Sleep, Wait, drive_asyn
 from orchestrate_nb.runtime.futures import TaskRunFuture
 from orchestrate_nb.runtime.jsonable import jsonable_parameters
 from orchestrate_nb.runtime.logging import (
-    configure_logging, reset_print_logger, run_logger, set_print_logger,
+    configure_logging,
+    reset_print_logger,
+    run_logger,
+    set_print_logger,
 )
 from orchestrate_nb.runtime.names import generate_flow_run_name, render_run_name
 from orchestrate_nb.runtime.records import FlowRun

@@ -63,6 +63,7 @@ def _collect(value: Any, name: str, up: Upstream,
         up.edges.append((value.task_run.id, name))
         if allowed:
             up.allowed.add(id(value))
+            value._handled = True  # the user chose to tolerate this failure
         return
     if cls is allow_failure:
         _collect(value.value, name, up, results_by_id, True)

@@ -23,10 +23,7 @@ def normalise_retry_delays(delay: RetryDelay, retries: int) -> list[float]:
         return [0.0]
     if callable(delay):
         delay = delay(retries)
-    if isinstance(delay, (int, float)):
-        values = [float(delay)]
-    else:
-        values = [float(d) for d in delay]
+    values = [float(delay)] if isinstance(delay, (int, float)) else [float(d) for d in delay]
     if not values:
         return [0.0]
     if any(v < 0 for v in values):

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrate_nb.core.events import DependencyEdge, StateChanged, TaskRunCreated
 from orchestrate_nb.core.states import (
-    AwaitingRetry, Completed, Crashed, Failed, Pending, Retrying, Running, State, StateType,
+    AwaitingRetry,
+    Completed,
+    Crashed,
+    Failed,
+    Pending,
+    Retrying,
+    Running,
+    State,
+    StateType,
     TimedOut,
 )
 from orchestrate_nb.errors import TaskRunTimeoutError
@@ -17,7 +25,10 @@ from orchestrate_nb.runtime.context import FlowRunContext, TaskRunContext, tags_
 from orchestrate_nb.runtime.driver import Call, Machine, Sleep, Wait, drive_async, drive_sync
 from orchestrate_nb.runtime.futures import TaskRunFuture
 from orchestrate_nb.runtime.logging import (
-    configure_logging, reset_print_logger, run_logger, set_print_logger,
+    configure_logging,
+    reset_print_logger,
+    run_logger,
+    set_print_logger,
 )
 from orchestrate_nb.runtime.names import render_run_name
 from orchestrate_nb.runtime.records import TaskRun

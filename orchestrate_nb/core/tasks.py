@@ -76,6 +76,8 @@ class Task(Generic[P, R]):
         self.on_failure_hooks = opt.check_hooks(on_failure, "on_failure", owner)
         self.retry_condition_fn = retry_condition_fn
         self.viz_return_value = viz_return_value
+        self.caching_configured = _caching_configured(
+            cache_policy, cache_key_fn, persist_result, refresh_cache)
         self.task_key = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', self.name)}"
         self.signature = inspect.signature(fn)
         self._fast_names = opt.positional_names(self.signature)
@@ -149,6 +151,21 @@ class Task(Generic[P, R]):
 
     def __repr__(self) -> str:
         return f"Task(name={self.name!r})"
+
+
+def _caching_configured(cache_policy: Any, cache_key_fn: Any, persist_result: Any,
+                        refresh_cache: Any) -> bool:
+    """Prefect 3's rule: results persist (and so can be cached) when asked for, or when a
+    cache key or a cache policy is set explicitly; NONE turns caching off."""
+    if persist_result is False:
+        return False
+    if cache_policy is not _NOT_SET and cache_policy is not None:
+        from orchestrate_nb.cache_policies import NONE
+
+        if cache_policy is NONE:
+            return False
+        return True
+    return bool(cache_key_fn is not None or persist_result or refresh_cache)
 
 
 @overload

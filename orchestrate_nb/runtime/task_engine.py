@@ -22,7 +22,18 @@ from orchestrate_nb.core.states import (
 from orchestrate_nb.errors import TaskRunTimeoutError
 from orchestrate_nb.runtime import inputs
 from orchestrate_nb.runtime.context import FlowRunContext, TaskRunContext, tags_ctx, task_run_ctx
-from orchestrate_nb.runtime.driver import Call, Machine, Sleep, Wait, drive_async, drive_sync
+from orchestrate_nb.runtime.driver import (
+    AsyncCaller,
+    Call,
+    Machine,
+    Sleep,
+    SyncCaller,
+    Wait,
+    drive_async,
+    drive_sync,
+    local_call_async,
+    local_call_sync,
+)
 from orchestrate_nb.runtime.futures import TaskRunFuture
 from orchestrate_nb.runtime.logging import (
     configure_logging,
@@ -34,6 +45,20 @@ from orchestrate_nb.runtime.names import render_run_name
 from orchestrate_nb.runtime.records import TaskRun
 from orchestrate_nb.runtime.reporting import get_reporter
 from orchestrate_nb.runtime.retries import retry_delay
+
+
+def caching_configured(task: Task[Any, Any]) -> bool:
+    """Cheap check on the hot path: does this task ask for its results to be cached?"""
+    return task.caching_configured
+
+
+def task_cache_for(task: Task[Any, Any], task_run: TaskRun, parameters: dict[str, Any],
+                   flow_ctx: FlowRunContext | None) -> Any:
+    """The cache of one task run: ``key``, ``reason`` (why it cannot be cached, or None),
+    ``lookup() -> (hit, value)`` and ``save(value)``. Lives in the results layer."""
+    from orchestrate_nb.results.caching import TaskRunCache
+
+    return TaskRunCache(task, task_run, parameters, flow_ctx)
 
 if TYPE_CHECKING:
     from orchestrate_nb.core.tasks import Task
@@ -81,6 +106,13 @@ class TaskRunEngine:
             return self.flow_ctx.next_task_run_name(task.name)
         return f"{task.name}-{uuid.uuid4().hex[:3]}"
 
+    def parameters_resolved(self, args: tuple[Any, ...], kwargs: dict[str, Any]
+                            ) -> dict[str, Any]:
+        """The parameters with futures replaced by values (what the function receives)."""
+        from orchestrate_nb.core.options import bind_call
+
+        return bind_call(self.task.signature, args, kwargs)
+
     # -- states --------------------------------------------------------------------------
     def set_state(self, state: State) -> None:
         tr = self.task_run
@@ -91,8 +123,9 @@ class TaskRunEngine:
                 tr.start_time = state.timestamp
         elif state.is_final():
             tr.end_time = state.timestamp
+        cache_key = state.details.get("cache_key") if state.details else None
         self.reporter.emit(StateChanged("task", tr.id, tr.flow_run_id, state.type.value,
-                                        state.name, state.message, state.timestamp))
+                                        state.name, state.message, state.timestamp, cache_key))
 
     # -- the machine ---------------------------------------------------------------------
     def machine(self) -> Machine:
@@ -122,12 +155,26 @@ class TaskRunEngine:
 
     def _attempts(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Machine:
         task = self.task
+        cache = None
+        if caching_configured(task):
+            cache = task_cache_for(task, self.task_run, self.parameters_resolved(args, kwargs),
+                                   self.flow_ctx)
+            if cache.reason:
+                self.logger().warning("not cached: %s", cache.reason)
+            else:
+                hit, value = yield Blocking(cache.lookup)
+                if hit:
+                    return self._finish(Cached(data=value, details={"cache_key": cache.key}))
         attempt = 0
         while True:
             self.set_state(Running() if attempt == 0 else Retrying())
             ok, value = yield Call(task.fn, args, kwargs, task.timeout_seconds, self._timeout_exc)
             if ok:
-                return self._finish(value if isinstance(value, State) else Completed(data=value))
+                if isinstance(value, State):
+                    return self._finish(value)
+                if cache is not None and not cache.reason:
+                    yield Blocking(lambda: cache.save(value))
+                return self._finish(Completed(data=value))
             if not isinstance(value, Exception):
                 self._finish(Crashed(data=value, message=f"Execution was interrupted: "
                                                        f"{type(value).__name__}"))
@@ -190,6 +237,21 @@ class TaskRunEngine:
 
     def logger(self) -> logging.LoggerAdapter[Any]:
         return run_logger(task_run=self.task_run)
+
+    # -- for task runners: a submitted run always resolves to a state, even on a crash ----
+    def run_sync(self, caller: SyncCaller = local_call_sync) -> State:
+        try:
+            state: State = drive_sync(self.machine(), caller)
+        except BaseException:  # noqa: BLE001 - recorded as Crashed by the machine
+            return self.task_run.state
+        return state
+
+    async def run_async(self, caller: AsyncCaller = local_call_async) -> State:
+        try:
+            state: State = await drive_async(self.machine(), caller)
+        except BaseException:  # noqa: BLE001 - recorded as Crashed by the machine
+            return self.task_run.state
+        return state
 
 
 # -- entry points ------------------------------------------------------------------------
@@ -254,16 +316,9 @@ def submit_task(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, A
 def submit_parameters(ctx: FlowRunContext, task: Task[Any, Any], parameters: dict[str, Any],
                       wait_for: Any, map_index: int) -> TaskRunFuture:
     engine = TaskRunEngine(task, parameters, wait_for, ctx, map_index)
-    future = TaskRunFuture(engine.task_run, ctx.task_runner.submit(
-        lambda: _run_submitted(engine), engine.upstream.futures))
+    future = TaskRunFuture(engine.task_run,
+                           ctx.task_runner.submit(engine, engine.upstream.futures))
     ctx.futures.append(future)
     return future
 
 
-def _run_submitted(engine: TaskRunEngine) -> State:
-    """Body of a submitted run: the future always resolves to a state, even on a crash."""
-    try:
-        state: State = drive_sync(engine.machine())
-    except BaseException:  # noqa: BLE001 - recorded as Crashed by the machine
-        return engine.task_run.state
-    return state

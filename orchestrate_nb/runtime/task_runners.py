@@ -17,10 +17,22 @@ from orchestrate_nb.core.states import State
 from orchestrate_nb.runtime.futures import TaskRunFuture
 
 
+class SubmittedRun(Protocol):
+    """What a runner is handed: a task run engine (see runtime.task_engine.TaskRunEngine)."""
+
+    def run_sync(self, caller: Any = ...) -> State: ...
+
+    async def run_async(self, caller: Any = ...) -> State: ...
+
+
 class TaskRunner(Protocol):
+    """Executes submitted task runs. The state machine may run anywhere; runners that send
+    work to other processes or machines pass a ``caller`` that executes only the user's
+    function remotely, so states, retries and records stay with the flow's process."""
+
     def start(self) -> None: ...
 
-    def submit(self, call: Callable[[], State], upstream: Sequence[TaskRunFuture]
+    def submit(self, run: SubmittedRun, upstream: Sequence[TaskRunFuture]
                ) -> cf.Future[State]: ...
 
     def shutdown(self, wait: bool = True) -> None: ...
@@ -49,26 +61,10 @@ class ThreadPoolTaskRunner:
                         self.max_workers, thread_name_prefix="orchestrate-nb-task")
         return self._executor
 
-    def submit(self, call: Callable[[], State], upstream: Sequence[TaskRunFuture]
+    def submit(self, run: SubmittedRun, upstream: Sequence[TaskRunFuture]
                ) -> cf.Future[State]:
         ctx = contextvars.copy_context()
-        pending = [f for f in upstream if not f.done()]
-        if not pending:
-            return self._pool().submit(ctx.run, call)
-        outer: cf.Future[State] = cf.Future()
-        remaining = [len(pending)]
-        lock = threading.Lock()
-
-        def on_upstream_done(_f: Any) -> None:
-            with lock:
-                remaining[0] -= 1
-                ready = remaining[0] == 0
-            if ready:
-                _chain(self._pool().submit(ctx.run, call), outer)
-
-        for f in pending:
-            f._future.add_done_callback(on_upstream_done)
-        return outer
+        return when_ready(upstream, lambda: self._pool().submit(ctx.run, run.run_sync))
 
     def shutdown(self, wait: bool = True) -> None:
         executor, self._executor = self._executor, None
@@ -80,6 +76,28 @@ class ThreadPoolTaskRunner:
 
     def __repr__(self) -> str:
         return f"ThreadPoolTaskRunner(max_workers={self.max_workers})"
+
+
+def when_ready(upstream: Sequence[TaskRunFuture],
+               start: Callable[[], cf.Future[State]]) -> cf.Future[State]:
+    """Call ``start`` once every upstream future is done; its future, chained."""
+    pending = [f for f in upstream if not f.done()]
+    if not pending:
+        return start()
+    outer: cf.Future[State] = cf.Future()
+    remaining = [len(pending)]
+    lock = threading.Lock()
+
+    def on_upstream_done(_f: Any) -> None:
+        with lock:
+            remaining[0] -= 1
+            ready = remaining[0] == 0
+        if ready and outer.set_running_or_notify_cancel():
+            _chain(start(), outer)
+
+    for f in pending:
+        f._future.add_done_callback(on_upstream_done)
+    return outer
 
 
 def _chain(inner: cf.Future[State], outer: cf.Future[State]) -> None:

@@ -106,10 +106,3 @@ def defaults_of(sig: inspect.Signature) -> dict[str, Any]:
     return {p.name: p.default for p in sig.parameters.values()
             if p.default is not p.empty}
 
-
-def bind_call(sig: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
-              ) -> dict[str, Any]:
-    """The parameters a call passes (defaults applied), by name."""
-    bound = sig.bind(*args, **kwargs)
-    bound.apply_defaults()
-    return dict(bound.arguments)

@@ -162,9 +162,7 @@ def _caching_configured(cache_policy: Any, cache_key_fn: Any, persist_result: An
     if cache_policy is not _NOT_SET and cache_policy is not None:
         from orchestrate_nb.cache_policies import NONE
 
-        if cache_policy is NONE:
-            return False
-        return True
+        return cache_policy is not NONE
     return bool(cache_key_fn is not None or persist_result or refresh_cache)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrate_nb.core.events import DependencyEdge, StateChanged, TaskRunCreated
 from orchestrate_nb.core.states import (
     AwaitingRetry,
+    Cached,
     Completed,
     Crashed,
     Failed,
@@ -24,6 +26,7 @@ from orchestrate_nb.runtime import inputs
 from orchestrate_nb.runtime.context import FlowRunContext, TaskRunContext, tags_ctx, task_run_ctx
 from orchestrate_nb.runtime.driver import (
     AsyncCaller,
+    Blocking,
     Call,
     Machine,
     Sleep,
@@ -106,13 +109,6 @@ class TaskRunEngine:
             return self.flow_ctx.next_task_run_name(task.name)
         return f"{task.name}-{uuid.uuid4().hex[:3]}"
 
-    def parameters_resolved(self, args: tuple[Any, ...], kwargs: dict[str, Any]
-                            ) -> dict[str, Any]:
-        """The parameters with futures replaced by values (what the function receives)."""
-        from orchestrate_nb.core.options import bind_call
-
-        return bind_call(self.task.signature, args, kwargs)
-
     # -- states --------------------------------------------------------------------------
     def set_state(self, state: State) -> None:
         tr = self.task_run
@@ -146,19 +142,19 @@ class TaskRunEngine:
         token = task_run_ctx.set(TaskRunContext(self.task, self.task_run, self.log_prints))
         print_token = set_print_logger(self.logger()) if self.log_prints else None
         try:
-            state = yield from self._attempts(args, kwargs)
+            state = yield from self._attempts(args, kwargs, parameters)
         finally:
             if print_token is not None:
                 reset_print_logger(print_token)
             task_run_ctx.reset(token)
         return state
 
-    def _attempts(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Machine:
+    def _attempts(self, args: tuple[Any, ...], kwargs: dict[str, Any],
+                  parameters: dict[str, Any]) -> Machine:
         task = self.task
         cache = None
         if caching_configured(task):
-            cache = task_cache_for(task, self.task_run, self.parameters_resolved(args, kwargs),
-                                   self.flow_ctx)
+            cache = task_cache_for(task, self.task_run, parameters, self.flow_ctx)
             if cache.reason:
                 self.logger().warning("not cached: %s", cache.reason)
             else:
@@ -173,7 +169,7 @@ class TaskRunEngine:
                 if isinstance(value, State):
                     return self._finish(value)
                 if cache is not None and not cache.reason:
-                    yield Blocking(lambda: cache.save(value))
+                    yield Blocking(functools.partial(cache.save, value))
                 return self._finish(Completed(data=value))
             if not isinstance(value, Exception):
                 self._finish(Crashed(data=value, message=f"Execution was interrupted: "

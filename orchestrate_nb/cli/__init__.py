@@ -1,0 +1,1 @@
+"""The ``orchestrate-nb`` command line: ``app`` parses, one module per command group runs."""

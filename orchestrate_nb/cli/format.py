@@ -1,0 +1,180 @@
+"""Parsing and showing what the CLI's commands share: durations, states, tables, log lines.
+
+Imports rich at module level: only command handlers import this module, never the parser.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Sequence
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from orchestrate_nb.core.states import StateType
+from orchestrate_nb.errors import OrchestrateError
+from orchestrate_nb.store.views import EdgeInfo, FlowRunInfo, LogInfo, TaskRunInfo
+
+
+class InvalidArgument(OrchestrateError, ValueError):
+    """A command-line value that cannot be understood (a duration, a state name)."""
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+STATE_STYLES = {
+    "COMPLETED": "green", "FAILED": "red", "CRASHED": "bold red", "CANCELLED": "magenta",
+    "CANCELLING": "magenta", "RUNNING": "blue", "PENDING": "grey62", "SCHEDULED": "yellow",
+    "PAUSED": "yellow",
+}
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """``30d``, ``12h``, ``15m``, ``90s``, ``2w``, or combined: ``1h30m``."""
+    compact = text.strip().lower().replace(" ", "")
+    parts = _DURATION_PART.findall(compact)
+    if not parts or "".join(number + unit for number, unit in parts) != compact:
+        raise InvalidArgument(
+            f"invalid duration {text!r}: use a number and a unit, like 30d, 12h, 15m or 90s")
+    return dt.timedelta(seconds=sum(float(n) * _DURATION_UNITS[u] for n, u in parts))
+
+
+def parse_state_types(values: Iterable[str] | None) -> list[str]:
+    """State type names, case-insensitive, repeated or comma-separated."""
+    known = [state.value for state in StateType]
+    chosen = [v.strip().upper() for value in values or () for v in value.split(",") if v.strip()]
+    for state in chosen:
+        if state not in known:
+            raise InvalidArgument(
+                f"unknown state {state.lower()!r}; choose from {', '.join(known).lower()}")
+    return chosen
+
+
+def format_duration(value: dt.timedelta | None) -> str:
+    if value is None:
+        return "—"
+    seconds = value.total_seconds()
+    if seconds < 60:
+        return f"{seconds:.2f}s" if seconds < 10 else f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours:02d}h"
+
+
+def format_time(value: dt.datetime | None) -> str:
+    """A timestamp in the local time zone, to the second."""
+    if value is None:
+        return "—"
+    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def state_text(state_type: str, state_name: str) -> Text:
+    return Text(state_name, style=STATE_STYLES.get(state_type, ""))
+
+
+def short_id(run_id: str) -> str:
+    return run_id[:8]
+
+
+def make_console(stderr: bool = False) -> Console:
+    # Resolved at each call so that redirected streams (tests, pipes) are honoured.
+    # Messages and log lines are not wrapped (they stay greppable); tables fit the width.
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def flow_runs_table(runs: Sequence[FlowRunInfo]) -> Table:
+    table = Table(title=f"{len(runs)} flow run{'s' if len(runs) != 1 else ''}",
+                  title_justify="left", header_style="bold")
+    for column in ("ID", "FLOW", "NAME", "STATE", "CREATED", "DURATION"):
+        table.add_column(column, no_wrap=column in ("ID", "STATE", "CREATED"))
+    for run in runs:
+        table.add_row(short_id(run.id), run.flow_name, run.name,
+                      state_text(run.state_type, run.state_name), format_time(run.created),
+                      format_duration(run.duration))
+    return table
+
+
+def flow_run_header(run: FlowRunInfo) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    state = state_text(run.state_type, run.state_name)
+    if run.state_message:
+        state.append(f"  {run.state_message}", style="")
+    rows: list[tuple[str, str | Text]] = [
+        ("Flow run", f"{run.name}  ({run.id})"), ("Flow", run.flow_name), ("State", state),
+        ("Created", format_time(run.created)), ("Started", format_time(run.start_time)),
+        ("Ended", format_time(run.end_time)), ("Duration", format_duration(run.duration)),
+    ]
+    if run.parameters:
+        rows.append(("Parameters", json.dumps(run.parameters, default=str)))
+    if run.tags:
+        rows.append(("Tags", ", ".join(run.tags)))
+    if run.parent_flow_run_id:
+        rows.append(("Parent run", run.parent_flow_run_id))
+    if run.owner_host:
+        rows.append(("Process", f"pid {run.owner_pid} on {run.owner_host}"))
+    for label, value in rows:
+        grid.add_row(label, value)
+    return grid
+
+
+def _more(shown: int, total: int, what: str) -> list[Text]:
+    if shown >= total:
+        return []
+    return [Text(f"… and {total - shown:,} more {what} (--limit 0 shows all)", style="grey50")]
+
+
+def task_runs_table(task_runs: Sequence[TaskRunInfo], counts: dict[str, int]) -> Group:
+    """``counts``: every task run of the flow run by state name (``task_runs`` may be fewer)."""
+    total = sum(counts.values())
+    summary = Text(f"{total:,} task run{'s' if total != 1 else ''}", style="bold")
+    if counts:
+        summary.append(": " + ", ".join(f"{n:,} {name}" for name, n in counts.items()), style="")
+    if not task_runs:
+        return Group(summary)
+    table = Table(header_style="bold")
+    for column in ("NAME", "STATE", "DURATION", "RETRIES", "STARTED", "MESSAGE"):
+        table.add_column(column, no_wrap=column not in ("NAME", "MESSAGE"),
+                         justify="right" if column in ("DURATION", "RETRIES") else "left")
+    for task in task_runs:
+        table.add_row(task.name, state_text(task.state_type, task.state_name),
+                      format_duration(task.duration), str(task.retries),
+                      format_time(task.start_time), task.state_message or "")
+    return Group(summary, table, *_more(len(task_runs), total, "task runs"))
+
+
+def edges_table(edges: Sequence[EdgeInfo], total: int) -> Group:
+    """One line per dependency: ``upstream → downstream (input)``."""
+    title = Text(f"{total:,} dependenc{'ies' if total != 1 else 'y'}", style="bold")
+    lines = [
+        Text.assemble(
+            "  ", edge.upstream_name or short_id(edge.upstream_task_run_id), (" → ", "grey50"),
+            edge.downstream_name or short_id(edge.downstream_task_run_id),
+            (f" ({edge.input_name})", "grey50"))
+        for edge in edges
+    ]
+    return Group(title, *lines, *_more(len(edges), total, "dependencies"))
+
+
+_LEVEL_STYLES = {"DEBUG": "grey50", "INFO": "", "WARNING": "yellow", "ERROR": "red",
+                 "CRITICAL": "bold red"}
+
+
+def log_line(line: LogInfo) -> Text:
+    import logging
+
+    level = logging.getLevelName(line.level)
+    text = Text(line.timestamp.astimezone().strftime("%H:%M:%S.%f")[:-3], style="grey50")
+    text.append(f" {level:<8} ", style=_LEVEL_STYLES.get(level, ""))
+    text.append(f"{line.task_run_name or 'flow'} | ", style="cyan")
+    text.append(line.message)
+    return text

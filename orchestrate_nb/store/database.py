@@ -1,0 +1,136 @@
+"""Engines for the run store: a SQLite file by default, PostgreSQL when machines share it.
+
+SQLite is set up so that several processes and a notebook can write at once without
+"database is locked": WAL (readers never block the writer), a 30 s busy timeout on every
+connection, and write transactions that start with ``BEGIN IMMEDIATE``. pysqlite's deferred
+``BEGIN`` would take the write lock only at the first write, and a read→write upgrade that
+meets another writer fails at once with SQLITE_BUSY instead of waiting.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from orchestrate_nb.errors import StoreError
+from orchestrate_nb.settings import Settings, load_settings
+
+BUSY_TIMEOUT_SECONDS = 30.0
+SQLITE_CACHE_KIB = 16384  # random-key index inserts of big flows stay in memory
+_WRITE_OPTION = "orchestrate_nb_write"
+
+
+class Database:
+    """An engine plus the two kinds of transaction the store uses."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def display_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file, for a file-backed SQLite database."""
+        database = self.engine.url.database
+        if self.dialect != "sqlite" or not database or database == ":memory:":
+            return None
+        return Path(database)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction (a consistent snapshot; never blocks SQLite writers)."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction; on SQLite it holds the write lock from its first statement."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{_WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def normalise_url(url: str) -> URL:
+    """``postgresql://`` means psycopg 3 here (the driver we depend on), not psycopg2."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def create_database(settings: Settings) -> Database:
+    """An engine for ``settings.database_url``; no connection is made yet."""
+    try:
+        url = normalise_url(settings.database_url)
+        if url.get_backend_name() == "sqlite":
+            return Database(_sqlite_engine(url, settings.home))
+        return Database(create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps))
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise StoreError(f"cannot use database URL {settings.database_url!r}: {exc}") from exc
+
+
+def open_database(settings: Settings | None = None) -> Database:
+    """An engine whose schema is at the newest revision (migrated on first use)."""
+    from orchestrate_nb.store.schema import ensure_schema
+
+    database = create_database(settings or load_settings())
+    try:
+        ensure_schema(database)
+    except BaseException:
+        database.dispose()
+        raise
+    return database
+
+
+def _sqlite_engine(url: URL, home: Path) -> Engine:
+    home.mkdir(parents=True, exist_ok=True)
+    if url.database and url.database != ":memory:":
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url, json_serializer=_json_dumps,
+        connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+    )
+    event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "begin", _begin_sqlite_transaction)
+    return engine
+
+
+def _json_dumps(value: Any) -> str:
+    # Compact, and never failing: a value JSON cannot hold is recorded as its str().
+    return json.dumps(value, default=str, separators=(",", ":"))
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own BEGIN is deferred).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+    finally:
+        cursor.close()
+
+
+def _begin_sqlite_transaction(conn: Connection) -> None:
+    write = conn.get_execution_options().get(_WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

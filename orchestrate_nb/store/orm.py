@@ -1,0 +1,225 @@
+"""The run store's schema as SQLAlchemy 2 typed models.
+
+Strings have no length limit (PostgreSQL would refuse a long name and lose the record).
+Rows are kept lean (a task run costs well under 2 KB with its state history and indexes):
+history and log tables use integer keys, empty tags are NULL, the owner of a run is only
+recorded where it is needed to detect a crash (flow runs, and task runs outside any flow).
+
+The migrations in ``migrations/versions`` create exactly this schema; a test compares them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+UTC = dt.timezone.utc
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+_recent_texts: dict[dt.datetime, str] = {}
+
+
+def _sqlite_bind(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    # A run's timestamps recur (created = first state, start = RUNNING state, ...): memoise.
+    text = _recent_texts.get(value)
+    if text is None:
+        if len(_recent_texts) > 4096:
+            _recent_texts.clear()
+        utc = value.astimezone(UTC) if value.tzinfo is not None else value
+        # The text SQLAlchemy's SQLite DATETIME writes, made in C (it sorts chronologically).
+        text = _recent_texts[value] = utc.isoformat(" ", "microseconds")[:26]
+    return text
+
+
+def _sqlite_result(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return dt.datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC timestamp on every backend (naive values are taken as UTC).
+
+    PostgreSQL stores ``timestamptz``; SQLite stores SQLAlchemy's usual ISO text, written and
+    read by C-level ``isoformat``/``fromisoformat`` because the writer converts millions.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if dialect.name == "sqlite":
+            return _sqlite_bind
+        return super().bind_processor(dialect)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        if dialect.name == "sqlite":
+            return _sqlite_result
+        return super().result_processor(dialect, coltype)
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# SQLite only makes ``INTEGER PRIMARY KEY`` an alias of the rowid (8 bytes saved per row).
+BigIntKey = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON(none_as_null=True)}
+
+
+class RunStateColumns:
+    """The current state, denormalised from the state history for queries."""
+
+    name: Mapped[str]
+    tags: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    created: Mapped[dt.datetime]
+    state_type: Mapped[str]
+    state_name: Mapped[str]
+    state_message: Mapped[str | None] = mapped_column(Text)
+    start_time: Mapped[dt.datetime | None]  # first RUNNING
+    end_time: Mapped[dt.datetime | None]  # entering the current final state
+    run_count: Mapped[int] = mapped_column(default=0)  # RUNNING transitions
+
+
+class OwnerColumns:
+    """The process running the run: a dead owner means the run crashed.
+
+    ``owner_token`` is the process start time, so a recycled pid is not taken for the owner.
+    """
+
+    owner_host: Mapped[str | None]
+    owner_pid: Mapped[int | None]
+    owner_token: Mapped[str | None]
+    heartbeat: Mapped[dt.datetime | None]
+
+
+class Flow(Base):
+    __tablename__ = "flows"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(unique=True)
+    created: Mapped[dt.datetime]
+
+    runs: Mapped[list[FlowRun]] = relationship(back_populates="flow", viewonly=True)
+
+
+class FlowRun(RunStateColumns, OwnerColumns, Base):
+    __tablename__ = "flow_runs"
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    flow_id: Mapped[int] = mapped_column(ForeignKey("flows.id"), index=True)
+    parameters: Mapped[dict[str, Any] | None]
+    parent_flow_run_id: Mapped[str | None]
+    parent_task_run_id: Mapped[str | None]
+    deployment_id: Mapped[str | None]
+
+    flow: Mapped[Flow] = relationship(back_populates="runs", viewonly=True)
+
+    __table_args__ = (
+        Index(None, "created"),
+        Index(None, "state_type"),
+    )
+
+
+class TaskRun(RunStateColumns, OwnerColumns, Base):
+    """A task run; the owner columns are only filled for a task called outside any flow."""
+
+    __tablename__ = "task_runs"
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    # No foreign key: a task run may be committed (by a worker process) before its flow run.
+    flow_run_id: Mapped[str | None]
+    task_name: Mapped[str]
+    task_key: Mapped[str]
+    map_index: Mapped[int] = mapped_column(default=-1)
+    cache_key: Mapped[str | None]
+
+    # One index for "the task runs of a flow run" and for crash recovery's "unfinished ones".
+    __table_args__ = (Index(None, "flow_run_id", "state_type"),)
+
+
+class RunState(Base):
+    """Append-only state history: one row per state a flow run or task run entered.
+
+    ``task_run_id`` is NULL for a flow run's own states; ``flow_run_id`` is NULL for a task
+    called outside any flow. Indexed by flow run only: its rows are appended in order, where
+    an index on (flow run, task run) would insert at random places (2x slower writes, +25%
+    size); one task run's history is read from its flow run's.
+    """
+
+    __tablename__ = "run_states"
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    flow_run_id: Mapped[str | None]
+    task_run_id: Mapped[str | None]
+    type: Mapped[str]
+    name: Mapped[str]
+    message: Mapped[str | None] = mapped_column(Text)
+    timestamp: Mapped[dt.datetime]
+
+    __table_args__ = (Index(None, "flow_run_id"),)
+
+
+class TaskRunEdge(Base):
+    """A dependency: the upstream task run's result (or completion) fed the downstream one."""
+
+    __tablename__ = "task_run_edges"
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    flow_run_id: Mapped[str | None]
+    upstream_task_run_id: Mapped[str]
+    downstream_task_run_id: Mapped[str]
+    input_name: Mapped[str]
+
+    __table_args__ = (Index(None, "flow_run_id"),)
+
+
+class LogLine(Base):
+    __tablename__ = "logs"
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    flow_run_id: Mapped[str | None]
+    task_run_id: Mapped[str | None]
+    level: Mapped[int]
+    logger: Mapped[str]
+    message: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[dt.datetime]
+
+    __table_args__ = (Index(None, "flow_run_id", "id"),)

@@ -1,0 +1,226 @@
+"""The store's RunReporter: ``emit`` appends to a deque; a daemon thread writes batches.
+
+The caller's thread pays one ``deque.append`` per event (no lock, no I/O, cannot raise).
+The writer thread wakes every ``poll_interval`` (or at once on ``flush``), drains up to
+``batch_size`` events and writes them in one transaction. The queue is unbounded: events
+are never dropped for being many. ``flush`` appends a marker and waits until the batch that
+carried it is committed, so when a flow call returns its runs and logs are in the database.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import math
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from orchestrate_nb.core.events import RunEvent
+from orchestrate_nb.errors import StoreError
+from orchestrate_nb.settings import Settings
+
+if TYPE_CHECKING:  # the store's modules import SQLAlchemy: loaded on the writer thread only
+    from orchestrate_nb.store.database import Database
+    from orchestrate_nb.store.writer import BatchWriter
+
+log = logging.getLogger("orchestrate_nb.store")
+
+
+class _FlushMarker:
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+class StoreReporter:
+    """Records RunEvents in the run store without slowing the runs that emit them."""
+
+    def __init__(self, settings: Settings, *, batch_size: int = 20_000,
+                 poll_interval: float = 0.2, heartbeat_interval: float = 5.0,
+                 retry_window: float = 120.0) -> None:
+        self.settings = settings
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.heartbeat_interval = heartbeat_interval
+        self.retry_window = retry_window
+        self._writer: BatchWriter | None = None  # created on the writer thread
+        self._open_error_logged = False
+        self._unwritten = 0  # events dropped because the database could not be opened
+        self._start(open_now=True)
+        atexit.register(self._at_exit)
+        _register_fork_handler(self)
+
+    def _start(self, open_now: bool) -> None:
+        self._open_now = open_now
+        self._queue: deque[Any] = deque()
+        self._wake = threading.Event()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="orchestrate_nb-store-writer",
+                                        daemon=True)
+        self._thread.start()
+
+    # -- the RunReporter protocol ------------------------------------------------------
+    def emit(self, event: RunEvent) -> None:
+        self._queue.append(event)  # the whole hot path: atomic, lock-free, cannot fail
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until every event emitted before this call is committed (or given up)."""
+        if threading.current_thread() is self._thread:
+            return
+        marker = _FlushMarker()
+        self._queue.append(marker)
+        self._wake.set()
+        deadline = math.inf if timeout is None else time.monotonic() + timeout
+        while not marker.done.wait(min(0.5, max(0.0, deadline - time.monotonic()))):
+            if not self._thread.is_alive():  # nothing will write it any more
+                return
+            if time.monotonic() >= deadline:
+                log.warning("run store flush timed out after %s s; writing continues", timeout)
+                return
+
+    def close(self, timeout: float | None = None) -> None:
+        """Write everything emitted so far, stop the writer thread, release the database."""
+        if self._closing:
+            return
+        self.flush(timeout)
+        self._closing = True
+        self._wake.set()
+        self._thread.join(timeout)
+        atexit.unregister(self._at_exit)
+        if self._queue and not self._thread.is_alive():
+            self._drain()  # events emitted while closing
+        if self._writer is not None:
+            self._writer.database.dispose()
+
+    @property
+    def lost_events(self) -> int:
+        """Events that could not be recorded (each was logged on ``orchestrate_nb.store``)."""
+        return self._unwritten + (self._writer.lost_events if self._writer is not None else 0)
+
+    # -- the writer thread -------------------------------------------------------------
+    def _run(self) -> None:
+        if self._open_now:  # crash recovery runs when the reporter is created
+            try:
+                self._open_writer()
+            except Exception:
+                log.exception("run store writer failed to start; retrying on the next batch")
+        next_heartbeat = time.monotonic() + self.heartbeat_interval
+        while True:
+            self._wake.wait(self.poll_interval)
+            self._wake.clear()
+            try:
+                self._drain()
+                if time.monotonic() >= next_heartbeat:
+                    next_heartbeat = time.monotonic() + self.heartbeat_interval
+                    self._heartbeat()
+            except Exception:  # the writer must outlive any bug: flushes depend on it
+                log.exception("run store writer failed; continuing")
+            if self._closing and not self._queue:
+                return
+
+    def _drain(self) -> None:
+        while self._queue:
+            events, markers = self._take_batch()
+            if events:
+                self._write(events)
+            for marker in markers:
+                marker.done.set()
+
+    def _take_batch(self) -> tuple[list[RunEvent], list[_FlushMarker]]:
+        events: list[RunEvent] = []
+        markers: list[_FlushMarker] = []
+        popleft = self._queue.popleft
+        for _ in range(min(self.batch_size, len(self._queue))):
+            item = popleft()
+            (markers if type(item) is _FlushMarker else events).append(item)
+        return events, markers
+
+    def _write(self, events: list[RunEvent]) -> None:
+        writer = self._writer or self._open_writer()
+        if writer is None:
+            self._unwritten += len(events)
+            log.error("run store unavailable: %d event(s) not recorded", len(events))
+            return
+        writer.write(events)
+
+    def _open_writer(self) -> BatchWriter | None:
+        """Open (and migrate) the database, recover crashed runs; None if it cannot."""
+        from orchestrate_nb.store.processes import current_process
+        from orchestrate_nb.store.recovery import recover_crashed_runs
+        from orchestrate_nb.store.writer import BatchWriter, is_transient
+
+        try:
+            database = self._open_database_retrying()
+        except Exception:
+            log.error("cannot open the run store at %s", self.settings.database_url,
+                      exc_info=not self._open_error_logged)
+            self._open_error_logged = True
+            return None
+        try:
+            recover_crashed_runs(database)
+        except Exception as exc:  # the next open tries again
+            log.warning("run store crash recovery skipped: %s", exc,
+                        exc_info=not is_transient(exc))
+        self._writer = BatchWriter(database, current_process(), self.retry_window)
+        return self._writer
+
+    def _open_database_retrying(self) -> Database:
+        """A database that is restarting or busy migrating is waited for, up to the window."""
+        from orchestrate_nb.store.database import open_database
+        from orchestrate_nb.store.writer import is_transient
+
+        deadline = time.monotonic() + self.retry_window
+        delay = 0.1
+        while True:
+            try:
+                return open_database(self.settings)
+            except StoreError as exc:
+                cause = exc.__cause__
+                if cause is None or not is_transient(cause) or time.monotonic() + delay > deadline:
+                    raise
+                log.debug("run store not reachable yet, retrying in %.1f s: %s", delay, cause)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    def _heartbeat(self) -> None:
+        if self._writer is not None and self._writer.has_open_runs:
+            try:
+                self._writer.heartbeat()
+            except Exception as exc:
+                log.debug("run store heartbeat failed: %s", exc)
+
+    def _at_exit(self) -> None:
+        self.close()
+
+    # -- fork ----------------------------------------------------------------------------
+    def _after_fork_in_child(self) -> None:
+        """The child has no writer thread and must not share the parent's connections."""
+        if self._writer is not None:
+            self._writer.database.engine.dispose(close=False)
+        self._writer = None
+        # A fresh queue (the parent's pending events are the parent's to write); the database
+        # is opened only if the child records something.
+        self._start(open_now=False)
+
+
+def _register_fork_handler(reporter: StoreReporter) -> None:
+    if not hasattr(os, "register_at_fork"):
+        return
+    ref = weakref.ref(reporter)
+
+    def after_in_child() -> None:
+        alive = ref()
+        if alive is not None and not alive._closing:
+            alive._after_fork_in_child()
+
+    os.register_at_fork(after_in_child=after_in_child)
+
+
+def create_store_reporter(settings: Settings) -> StoreReporter:
+    """The factory ``orchestrate_nb.runtime.reporting`` loads lazily, by import string."""
+    return StoreReporter(settings)

@@ -1,0 +1,177 @@
+"""``orchestrate-nb runs`` and ``orchestrate-nb db`` against a store of synthetic runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from orchestrate_nb.core.events import LogEmitted
+
+
+def test_runs_ls_lists_flow_runs_newest_first(cli, store):
+    first, _ = store.add_flow("etl", name="first-run")
+    second, _ = store.add_flow("report", name="second-run")
+
+    result = cli("runs", "ls")
+
+    assert result.code == 0
+    assert result.out.index("second-run") < result.out.index("first-run")
+    assert first.id[:8] in result.out and "Completed" in result.out
+
+
+def test_runs_ls_filters_by_state_flow_age_and_count(cli, store):
+    store.add_flow("etl", name="old-run", days_ago=3)
+    store.add_flow("etl", name="failed-run", final="FAILED")
+    store.add_flow("report", name="report-run")
+
+    def names(*options: str) -> set[str]:
+        out = cli("runs", "ls", *options).out
+        return {n for n in ("old-run", "failed-run", "report-run") if n in out}
+
+    assert names("--state", "failed") == {"failed-run"}
+    assert names("--state", "completed,FAILED") == {"old-run", "failed-run", "report-run"}
+    assert names("--flow", "etl") == {"old-run", "failed-run"}
+    assert names("--since", "1d") == {"failed-run", "report-run"}
+    assert names("--limit", "1") == {"report-run"}
+    assert "No flow runs found." in cli("runs", "ls", "--state", "crashed").out
+
+
+def test_runs_show_shows_the_run_its_task_runs_and_their_dependencies(cli, store):
+    run, tasks = store.add_flow("etl", tasks=3, name="nightly-etl", parameters={"n": 42})
+
+    result = cli("runs", "show", run.id[:6])
+
+    assert result.code == 0
+    assert "nightly-etl" in result.out and run.id in result.out
+    assert '{"n": 42}' in result.out
+    assert "3 task runs: 3 Completed" in result.out
+    for task in tasks:
+        assert task.name in result.out
+    assert "2 dependencies" in result.out
+    assert "step-0 → step-1 (x)" in result.out
+
+
+def test_runs_logs_prints_the_log_lines_in_order(cli, store):
+    run, _ = store.add_flow(tasks=3)
+
+    result = cli("runs", "logs", run.id)
+
+    lines = result.out.splitlines()
+    assert [line.split(" | ")[-1] for line in lines] == [f"step {i} working" for i in range(3)]
+    assert "INFO" in lines[0] and "step-0 |" in lines[0]
+
+
+def test_runs_logs_follow_prints_new_lines_until_the_run_finishes(cli, store):
+    synthetic = store.synthetic
+    run = synthetic.flow_run_created(state="RUNNING")
+    store.writer.write([run, synthetic.log(run.id, "first line")])
+
+    def finish_later() -> None:
+        time.sleep(0.8)
+        store.writer.write([synthetic.log(run.id, "second line")])
+        time.sleep(0.8)
+        store.writer.write([synthetic.log(run.id, "last line"),
+                            synthetic.flow_state(run.id, "COMPLETED")])
+
+    writer = threading.Thread(target=finish_later)
+    writer.start()
+    result = cli("runs", "logs", run.id, "--follow")
+    writer.join()
+
+    assert result.code == 0
+    assert [line.split(" | ")[-1] for line in result.out.splitlines()] == [
+        "first line", "second line", "last line"]
+
+
+def test_log_messages_are_printed_verbatim(cli, store):
+    run = store.synthetic.flow_run_created()
+    message = "[bold]not markup[/bold] {braces} and\nsecond line"
+    store.writer.write([run, LogEmitted(run.id, None, 40, "user", message, store.synthetic.tick())])
+    out = cli("runs", "logs", run.id).out
+    assert "[bold]not markup[/bold] {braces} and\nsecond line" in out
+    assert "ERROR" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["runs", "ls", "--since", "3 fortnights"], "Error: invalid duration '3 fortnights'"),
+    (["runs", "ls", "--state", "sleeping"], "Error: unknown state 'sleeping'"),
+    (["runs", "show", "nope"], "Error: no flow run matches 'nope'"),
+    (["runs", "logs", "nope"], "Error: no flow run matches 'nope'"),
+    (["db", "prune", "--older-than", "soon"], "Error: invalid duration 'soon'"),
+])
+def test_a_user_mistake_is_one_line_on_stderr_and_exit_code_1(cli, store, argv, message):
+    result = cli(*argv)
+    assert result.code == 1
+    assert result.err.startswith(message)
+    assert result.err.count("\n") == 1 and "Traceback" not in result.err
+
+
+def test_a_store_that_cannot_be_opened_is_one_line_too(cli, monkeypatch):
+    monkeypatch.setenv("ORCHESTRATE_NB_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/x")
+    result = cli("runs", "ls")
+    assert result.code == 1
+    assert result.err.startswith("Error: cannot open the run store")
+    assert result.err.count("\n") == 1
+
+
+def test_the_installed_command_reports_mistakes_without_a_traceback(store):
+    command = Path(sys.executable).with_name("orchestrate-nb")
+    result = subprocess.run([str(command), "runs", "show", "nope"], capture_output=True,
+                            text=True, env=os.environ.copy(), timeout=60)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1, "", "Error: no flow run matches 'nope'\n")
+
+
+def test_a_usage_error_is_argparse_s_exit_code_2(cli):
+    with pytest.raises(SystemExit) as exit_info:
+        cli("runs", "frobnicate")
+    assert exit_info.value.code == 2
+
+
+def test_db_upgrade_can_run_any_number_of_times(cli):
+    first = cli("db", "upgrade")
+    again = cli("db", "upgrade")
+    assert (first.code, again.code) == (0, 0)
+    assert "from empty to revision 0001" in first.out
+    assert "is up to date (schema revision 0001)" in again.out
+
+
+def test_db_prune_removes_only_runs_older_than_the_cutoff(cli, store):
+    old, _ = store.add_flow(name="ancient-run", days_ago=40)
+    store.add_flow(name="recent-run", days_ago=2)
+
+    dry = cli("db", "prune", "--older-than", "30d", "--dry-run")
+    assert "1 flow run(s) and 3 task run(s)" in dry.out
+    assert "ancient-run" in cli("runs", "ls").out
+
+    result = cli("db", "prune", "--older-than", "30d", "--yes")
+
+    assert result.code == 0
+    assert "Pruned 1 flow run(s), 3 task run(s) and 3 log line(s) older than 30d." in result.out
+    listing = cli("runs", "ls").out
+    assert "ancient-run" not in listing and "recent-run" in listing
+    assert cli("runs", "show", old.id).code == 1
+
+
+def test_runs_logs_says_so_when_a_run_logged_nothing(cli, store):
+    run = store.synthetic.flow_run_created(state="COMPLETED")
+    store.writer.write([run])
+    assert cli("runs", "logs", run.id).out == "No log lines.\n"
+
+
+def test_runs_show_of_a_big_flow_shows_the_first_task_runs_and_counts_them_all(cli, store):
+    run, _ = store.add_flow(tasks=30)
+
+    result = cli("runs", "show", run.id, "--limit", "10")
+
+    assert "30 task runs: 30 Completed" in result.out
+    assert "│ step-9 " in result.out and "│ step-10 " not in result.out
+    assert "… and 20 more task runs (--limit 0 shows all)" in result.out
+    assert "29 dependencies" in result.out and "… and 19 more dependencies" in result.out
+    assert "│ step-29 " in cli("runs", "show", run.id, "--limit", "0").out

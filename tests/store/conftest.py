@@ -1,0 +1,45 @@
+"""Store fixtures: settings for the backend under test, a reporter, raw SQL reads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from orchestrate_nb.settings import Settings, load_settings
+from orchestrate_nb.store.database import Database, open_database
+from orchestrate_nb.store.reporter import StoreReporter, create_store_reporter
+
+Query = Callable[..., list[dict[str, Any]]]
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return load_settings()
+
+
+@pytest.fixture
+def reporter(settings: Settings) -> Iterator[StoreReporter]:
+    reporter = create_store_reporter(settings)
+    yield reporter
+    reporter.close()
+
+
+@pytest.fixture
+def database(settings: Settings) -> Iterator[Database]:
+    database = open_database(settings)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def query(database: Database) -> Query:
+    """``query("SELECT ... WHERE x = :x", x=1)`` → rows as dicts."""
+    from sqlalchemy import text
+
+    def run(sql: str, **params: Any) -> list[dict[str, Any]]:
+        with database.read() as conn:
+            return [dict(row._mapping) for row in conn.execute(text(sql), params)]
+
+    return run

@@ -30,7 +30,7 @@ def load(rows: list[int]) -> int:
 def etl(source: str = "warehouse", factor: int = 3) -> int:
     rows = extract(source)
     transformed = transform.map(rows, unmapped(factor))
-    count = load(transformed.result())
+    count = load(transformed)  # futures in, values out: each becomes a dependency edge
     print(f"{count} rows loaded from {source}")
     return count
 

@@ -3,5 +3,6 @@
 from orchestrate_nb.store.repository import open_repository
 
 if __name__ == "__main__":
-    runs = open_repository().list_flow_runs(limit=1)
+    with open_repository() as repository:
+        runs = repository.list_flow_runs(limit=1)
     print(runs[0].id if runs else "")

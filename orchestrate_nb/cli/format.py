@@ -69,11 +69,11 @@ def format_duration(value: dt.timedelta | None) -> str:
     return f"{days}d {hours:02d}h"
 
 
-def format_time(value: dt.datetime | None) -> str:
-    """A timestamp in the local time zone, to the second."""
+def format_time(value: dt.datetime | None, time_only: bool = False) -> str:
+    """A timestamp in the local time zone, to the second (or the time of day only)."""
     if value is None:
         return "—"
-    return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return value.astimezone().strftime("%H:%M:%S" if time_only else "%Y-%m-%d %H:%M:%S")
 
 
 def state_text(state_type: str, state_name: str) -> Text:
@@ -143,12 +143,14 @@ def task_runs_table(task_runs: Sequence[TaskRunInfo], counts: dict[str, int]) ->
         return Group(summary)
     table = Table(header_style="bold")
     for column in ("NAME", "STATE", "DURATION", "RETRIES", "STARTED", "MESSAGE"):
-        table.add_column(column, no_wrap=column not in ("NAME", "MESSAGE"),
+        table.add_column(column, no_wrap=column != "MESSAGE",
+                         overflow="fold" if column == "MESSAGE" else "ellipsis",
+                         ratio=1 if column == "MESSAGE" else None,
                          justify="right" if column in ("DURATION", "RETRIES") else "left")
     for task in task_runs:
         table.add_row(task.name, state_text(task.state_type, task.state_name),
                       format_duration(task.duration), str(task.retries),
-                      format_time(task.start_time), task.state_message or "")
+                      format_time(task.start_time, time_only=True), task.state_message or "")
     return Group(summary, table, *_more(len(task_runs), total, "task runs"))
 
 

@@ -6,10 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from orchestrate_nb.core.states import State
-from orchestrate_nb.runtime.futures import TaskRunFuture
+from orchestrate_nb.runtime.futures import PrefectFutureList, TaskRunFuture
 
 # Values never tracked as upstream results: small immutables whose ids are shared.
 _ATOMIC = (type(None), bool, int, float, complex, str, bytes)
+_SEQUENCES = (list, tuple, set, frozenset, PrefectFutureList)
 
 
 class allow_failure:  # noqa: N801 - Prefect's public name
@@ -40,6 +41,19 @@ class Upstream:
         self.futures: list[TaskRunFuture] = []
         self.allowed: set[int] = set()  # id() of futures wrapped in allow_failure
         self.edges: list[tuple[str, str]] = []  # (upstream task run id, input name)
+
+    def add_producers(self, producers: Any) -> None:
+        """Add the runs that produced a mapped argument as a whole (an edge each; a future
+        is also waited for, so a mapped run never starts before its producer ends)."""
+        for producer, name in producers:
+            if isinstance(producer, TaskRunFuture):
+                if producer not in self.futures:
+                    self.futures.append(producer)
+                producer_id = producer.task_run.id
+            else:
+                producer_id = producer
+            if (producer_id, name) not in self.edges:
+                self.edges.append((producer_id, name))
 
 
 def collect_upstream(parameters: dict[str, Any], wait_for: Any,
@@ -76,7 +90,7 @@ def _collect(value: Any, name: str, up: Upstream,
         if hit is not None and hit[0] is value:
             up.edges.append((hit[1], name))
             return
-    if cls in (list, tuple, set, frozenset):
+    if cls in _SEQUENCES:
         for item in value:
             if type(item) not in _ATOMIC:
                 _collect(item, name, up, results_by_id, allowed)
@@ -103,8 +117,10 @@ def resolve(value: Any, state_of: Callable[[TaskRunFuture], State]) -> Any:
         return state_of(value).result(raise_on_failure=False)
     if cls is allow_failure or cls is unmapped:
         return resolve(value.value, state_of)
-    if cls in (list, tuple, set, frozenset):
+    if cls in _SEQUENCES:
         items = [resolve(v, state_of) for v in value]
+        if cls is PrefectFutureList:
+            return items  # the values of a .map(), as a plain list
         if all(a is b for a, b in zip(items, value)):
             return value
         return cls(items)

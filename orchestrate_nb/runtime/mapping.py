@@ -15,6 +15,21 @@ if TYPE_CHECKING:
 _STATIC = (str, bytes, bytearray, dict)
 
 
+def _producers(parameters: dict[str, Any], iterables: dict[str, list[Any]],
+               ctx: Any) -> list[tuple[TaskRunFuture | str, str]]:
+    """Upstream runs of the mapped arguments as wholes: a future, or a tracked result."""
+    producers: list[tuple[TaskRunFuture | str, str]] = []
+    for name in iterables:
+        value = parameters[name]
+        if isinstance(value, TaskRunFuture):
+            producers.append((value, name))
+            continue
+        hit = ctx.results_by_id.get(id(value))
+        if hit is not None and hit[0] is value:
+            producers.append((hit[1], name))
+    return producers
+
+
 def _iterable_of(value: Any) -> list[Any] | None:
     """The elements to map over, or None when the argument is passed whole."""
     if isinstance(value, unmapped):
@@ -48,11 +63,12 @@ def map_task(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     count = next(iter(lengths.values()))
     ctx = flow_ctx_or_raise(task)
     configure_logging()
+    producers = _producers(parameters, iterables, ctx)
     futures = PrefectFutureList()
     for i in range(count):
         call = {name: (iterables[name][i] if name in iterables else value)
                 for name, value in parameters.items()}
-        futures.append(submit_parameters(ctx, task, call, wait_for, i))
+        futures.append(submit_parameters(ctx, task, call, wait_for, i, producers))
     if return_state:
         return [f.final_state() for f in futures]
     return futures

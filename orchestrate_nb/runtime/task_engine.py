@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from orchestrate_nb.core.events import DependencyEdge, StateChanged, TaskRunCreated
@@ -77,7 +78,8 @@ class TaskRunEngine:
                  "log_prints")
 
     def __init__(self, task: Task[Any, Any], parameters: dict[str, Any], wait_for: Any,
-                 flow_ctx: FlowRunContext | None, map_index: int = -1) -> None:
+                 flow_ctx: FlowRunContext | None, map_index: int = -1,
+                 producers: Sequence[tuple[TaskRunFuture | str, str]] = ()) -> None:
         self.task = task
         self.parameters = parameters
         self.flow_ctx = flow_ctx
@@ -94,6 +96,7 @@ class TaskRunEngine:
                                           "PENDING", state.name))
         self.upstream = inputs.collect_upstream(
             parameters, wait_for, flow_ctx.results_by_id if flow_ctx is not None else None)
+        self.upstream.add_producers(producers)
         for upstream_id, input_name in self.upstream.edges:
             self.reporter.emit(DependencyEdge(flow_run_id, upstream_id, tr.id, input_name))
         log_prints = task.log_prints
@@ -310,8 +313,10 @@ def submit_task(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, A
 
 
 def submit_parameters(ctx: FlowRunContext, task: Task[Any, Any], parameters: dict[str, Any],
-                      wait_for: Any, map_index: int) -> TaskRunFuture:
-    engine = TaskRunEngine(task, parameters, wait_for, ctx, map_index)
+                      wait_for: Any, map_index: int,
+                      producers: Sequence[tuple[TaskRunFuture | str, str]] = ()
+                      ) -> TaskRunFuture:
+    engine = TaskRunEngine(task, parameters, wait_for, ctx, map_index, producers)
     future = TaskRunFuture(engine.task_run,
                            ctx.task_runner.submit(engine, engine.upstream.futures))
     ctx.futures.append(future)

@@ -265,3 +265,35 @@ def test_the_thread_pool_runs_tasks_concurrently(events):
 def test_thread_pool_max_workers_must_be_positive():
     with pytest.raises(ValueError, match="max_workers must be at least 1"):
         ThreadPoolTaskRunner(max_workers=0)
+
+
+def test_mapping_over_a_task_result_links_every_mapped_run_to_its_producer(events):
+    @task
+    def rows():
+        return [1, 2, 3]
+
+    @flow
+    def f():
+        data = rows()
+        by_value = add.map(data, 1)
+        by_future = add.map(rows.submit(), 2)
+        return by_value.result() + by_future.result()
+
+    assert f() == [2, 3, 4, 3, 4, 5]
+    producers = {e.upstream_task_run_id for e in events.edges()}
+    assert producers == {events.task_run("rows-0").id, events.task_run("rows-1").id}
+    assert len(events.edges()) == 6
+
+
+def test_the_futures_of_a_map_passed_whole_to_a_task_arrive_as_a_list_of_values(events):
+    @task
+    def total(values):
+        assert type(values) is list
+        return sum(values)
+
+    @flow
+    def f():
+        return total(add.map([1, 2, 3], 10))
+
+    assert f() == 36
+    assert len(events.edges()) == 3

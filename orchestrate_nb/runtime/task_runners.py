@@ -15,10 +15,14 @@ from typing import Any, Protocol
 
 from orchestrate_nb.core.states import State
 from orchestrate_nb.runtime.futures import TaskRunFuture
+from orchestrate_nb.runtime.records import TaskRun
 
 
 class SubmittedRun(Protocol):
     """What a runner is handed: a task run engine (see runtime.task_engine.TaskRunEngine)."""
+
+    task_run: TaskRun  # its record: id, name, run_count (runners shipping calls use these)
+    log_prints: bool
 
     def run_sync(self, caller: Any = ...) -> State: ...
 
@@ -102,6 +106,9 @@ def when_ready(upstream: Sequence[TaskRunFuture],
 
 def _chain(inner: cf.Future[State], outer: cf.Future[State]) -> None:
     def copy(f: cf.Future[State]) -> None:
+        if f.cancelled():  # a runner shut down after a crash: the run never started
+            outer.set_exception(cf.CancelledError())
+            return
         exc = f.exception()
         if exc is not None:
             outer.set_exception(exc)

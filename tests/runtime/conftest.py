@@ -43,6 +43,15 @@ class Recorded(ListReporter):
     def logs(self) -> list[LogEmitted]:
         return self.of_type(LogEmitted)
 
+    def shape(self) -> tuple[list[tuple[str, int, list[str]]], list[tuple[str, str, str]]]:
+        """What was recorded, minus ids and times: each task run's name, map index and
+        states, and each edge by run names (to compare runners with each other)."""
+        runs = sorted(self.task_runs(), key=lambda t: t.name)
+        names = {t.id: t.name for t in runs}
+        return ([(t.name, t.map_index, self.states_of(t.id)) for t in runs],
+                sorted((names[e.upstream_task_run_id], names[e.downstream_task_run_id],
+                        e.input_name) for e in self.edges()))
+
 
 @pytest.fixture
 def events(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Iterator[Recorded]:  # type: ignore[no-untyped-def]

@@ -30,5 +30,22 @@ lint: install
 pytest: install
 	$(PY) -m pytest
 
+## Benchmarks: `make bench` prints our figures beside plain-Python baselines and the targets
+## (BENCH_ARGS="--quick" for a smoke run); `make bench-compare` runs the same workloads on
+## Prefect 3 (its own virtualenv, made on first use) and on ours, with the ratios.
+BENCH_ARGS ?=
+BENCH_COMPARE_ARGS ?=
+PREFECT_VENV ?= benchmarks/.venv-prefect
+
+bench: install
+	$(PY) benchmarks/bench_core.py --json benchmarks/results/core.json $(BENCH_ARGS)
+	$(PY) benchmarks/bench_cache.py
+	$(PY) benchmarks/bench_runners.py
+
+bench-compare: install
+	PYTHON=$(PY) PREFECT_VENV=$(abspath $(PREFECT_VENV)) bash benchmarks/setup_prefect_venv.sh
+	$(PY) benchmarks/bench_compare.py --prefect-python $(PREFECT_VENV)/bin/python \
+		--json benchmarks/results/compare.json $(BENCH_COMPARE_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

@@ -19,6 +19,7 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -223,3 +224,34 @@ class LogLine(Base):
     timestamp: Mapped[dt.datetime]
 
     __table_args__ = (Index(None, "flow_run_id", "id"),)
+
+
+class ConcurrencyLimit(Base):
+    """A limit on concurrent slots: tagged task runs, ``concurrency(name)`` blocks, and —
+    with ``slot_decay_per_second`` — ``rate_limit(name)`` calls."""
+
+    __tablename__ = "concurrency_limits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(unique=True)
+    limit: Mapped[int]
+    slot_decay_per_second: Mapped[float | None] = mapped_column(Float)
+    created: Mapped[dt.datetime]
+
+
+class ConcurrencySlot(Base):
+    """One holder's occupancy of a limit, owned by a process (a dead owner frees it)."""
+
+    __tablename__ = "concurrency_slots"
+
+    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
+    limit_name: Mapped[str] = mapped_column(index=True)
+    holder: Mapped[str]
+    holder_name: Mapped[str | None]
+    occupy: Mapped[int]
+    owner_host: Mapped[str]
+    owner_pid: Mapped[int]
+    owner_token: Mapped[str]
+    acquired_at: Mapped[dt.datetime]
+    heartbeat: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime | None]

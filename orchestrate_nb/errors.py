@@ -49,3 +49,15 @@ class NotFound(OrchestrateError, LookupError):
 
 class UnfinishedRun(OrchestrateError):
     """A state's result was requested before the run finished."""
+
+
+class ConcurrencySlotAcquisitionError(OrchestrateError):
+    """Concurrency slots cannot be acquired (Prefect's name for this error)."""
+
+
+class ConcurrencyLimitNotFound(ConcurrencySlotAcquisitionError, LookupError):
+    """A concurrency limit that does not exist was named."""
+
+
+class ConcurrencySlotTimeout(OrchestrateError, TimeoutError):
+    """Concurrency slots were not acquired within ``timeout_seconds``."""

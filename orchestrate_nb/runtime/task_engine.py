@@ -24,6 +24,7 @@ from orchestrate_nb.core.states import (
 )
 from orchestrate_nb.errors import TaskRunTimeoutError
 from orchestrate_nb.runtime import inputs
+from orchestrate_nb.runtime.concurrency import Lease, acquire_task_slots, may_be_limited
 from orchestrate_nb.runtime.context import FlowRunContext, TaskRunContext, tags_ctx, task_run_ctx
 from orchestrate_nb.runtime.driver import (
     AsyncCaller,
@@ -164,6 +165,22 @@ class TaskRunEngine:
                 hit, value = yield Blocking(cache.lookup)
                 if hit:
                     return self._finish(Cached(data=value, details={"cache_key": cache.key}))
+        # Slots of the run's limited tags, held across retries until the run ends. Hot path:
+        # an untagged run pays one check; a tagged one a lookup in a per-process cache.
+        tags = self.task_run.tags
+        if not tags or not may_be_limited(tags):
+            return (yield from self._run_attempts(args, kwargs, cache))
+        lease: Lease | None = yield Blocking(
+            functools.partial(acquire_task_slots, self.task_run, self.logger))
+        try:
+            return (yield from self._run_attempts(args, kwargs, cache))
+        finally:
+            if lease is not None:
+                lease.release()
+
+    def _run_attempts(self, args: tuple[Any, ...], kwargs: dict[str, Any],
+                      cache: Any) -> Machine:
+        task = self.task
         attempt = 0
         while True:
             self.set_state(Running() if attempt == 0 else Retrying())

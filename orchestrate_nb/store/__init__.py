@@ -11,5 +11,6 @@ them (through ``orchestrate_nb.store.reporter:create_store_reporter``) when a ru
 - ``reporter``    the RunReporter: a deque on the caller's side, a writer thread on the other
 - ``processes``   who owns a run, and whether that process is still alive
 - ``recovery``    marks the runs of dead processes CRASHED
+- ``concurrency`` concurrency limits and the slots held against them, across processes
 - ``repository``  the query API of the CLI and the server; ``views`` the records it returns
 """

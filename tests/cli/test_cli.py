@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from orchestrate_nb.core.events import LogEmitted
+from orchestrate_nb.store.schema import HEAD_REVISION
 
 
 def test_runs_ls_lists_flow_runs_newest_first(cli, store):
@@ -138,8 +139,8 @@ def test_db_upgrade_can_run_any_number_of_times(cli):
     first = cli("db", "upgrade")
     again = cli("db", "upgrade")
     assert (first.code, again.code) == (0, 0)
-    assert "from empty to revision 0001" in first.out
-    assert "is up to date (schema revision 0001)" in again.out
+    assert f"from empty to revision {HEAD_REVISION}" in first.out
+    assert f"is up to date (schema revision {HEAD_REVISION})" in again.out
 
 
 def test_db_prune_removes_only_runs_older_than_the_cutoff(cli, store):

@@ -42,6 +42,19 @@ if TYPE_CHECKING:
     from orchestrate_nb.runtime.logging import get_run_logger
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext orchestrate_nb``: the ``%%task`` and ``%flow`` magics."""
+    from orchestrate_nb.notebook.magics import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from orchestrate_nb.notebook.magics import unload
+
+    unload(ipython)
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:

@@ -1,0 +1,103 @@
+"""``%flow SUBCOMMAND``: run, graph, status, history, clear-cache."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from IPython.core.error import UsageError
+
+from orchestrate_nb.notebook.analysis import Edge
+from orchestrate_nb.notebook.cell_result import CELL_STORE
+from orchestrate_nb.notebook.cell_run import task_key_of
+from orchestrate_nb.notebook.cells import TaskCell, edges_of, task_cells_of
+from orchestrate_nb.notebook.explain import format_seconds
+from orchestrate_nb.notebook.options import parse_count
+from orchestrate_nb.notebook.state import KernelState
+from orchestrate_nb.notebook.status import show, status_bundle, statuses
+from orchestrate_nb.notebook.svg import GraphNode, merge_edges, render_svg, render_text
+
+USAGE = ("%flow run [--name NAME] [--stale] [--parallel N] [-p key=value ...] "
+         "[--notebook PATH] | graph | status | history [N] | clear-cache [TASK]")
+
+
+def run_flow_command(kernel: KernelState, line: str) -> None:
+    command, _, rest = line.strip().partition(" ")
+    handler = _COMMANDS.get(command)
+    if handler is None:
+        if command == "deploy":
+            raise UsageError("%flow deploy is not available in this version")
+        what = f"unknown subcommand {command!r}" if command else "a subcommand is missing"
+        raise UsageError(f"%flow: {what}; usage: {USAGE}")
+    handler(kernel, rest)
+
+
+def _run(kernel: KernelState, rest: str) -> None:
+    from orchestrate_nb.notebook.flow_run import flow_run
+
+    plan = flow_run(kernel, rest)
+    if plan is not None:
+        show_graph(kernel, plan.cells, plan.edges)
+
+
+def _notebook_option(rest: str, command: str) -> str | None:
+    words = shlex.split(rest)
+    if not words:
+        return None
+    if len(words) == 2 and words[0] == "--notebook":
+        return words[1]
+    raise UsageError(f"%flow {command} takes no arguments but --notebook PATH, got {rest!r}")
+
+
+def _status(kernel: KernelState, rest: str) -> None:
+    cells, _ = task_cells_of(kernel, _notebook_option(rest, "status"))
+    found = statuses(kernel, cells, edges_of(cells))
+    show(kernel.shell, status_bundle([found[cell.name] for cell in cells]))
+
+
+def _graph(kernel: KernelState, rest: str) -> None:
+    cells, _ = task_cells_of(kernel, _notebook_option(rest, "graph"))
+    show_graph(kernel, cells, edges_of(cells))
+
+
+def show_graph(kernel: KernelState, cells: Sequence[TaskCell], edges: Sequence[Edge]) -> None:
+    """The task cells as a graph coloured by state: an SVG, and text for plain frontends."""
+    found = statuses(kernel, cells, edges)
+    nodes = [GraphNode(c.name, found[c.name].state, _detail(found[c.name])) for c in cells]
+    merged = merge_edges(edges)
+    bundle = {"text/plain": render_text(nodes, merged)}
+    if nodes:
+        bundle["image/svg+xml"] = render_svg(nodes, merged)
+    show(kernel.shell, bundle)
+
+
+def _detail(status: Any) -> str:
+    if status.state in ("stale", "failed", "not run"):
+        return str(status.why).removeprefix("failed: ").removeprefix("not run: ")
+    return format_seconds(status.duration) if status.duration is not None else ""
+
+
+def _history(kernel: KernelState, rest: str) -> None:
+    from orchestrate_nb.notebook.history import history_text
+
+    count = parse_count(rest, kernel.config.history_limit)
+    print(history_text(kernel.flow_names(), count))
+
+
+def _clear_cache(kernel: KernelState, rest: str) -> None:
+    names = shlex.split(rest)
+    if len(names) > 1:
+        raise UsageError(f"%flow clear-cache takes one task name at most, got {rest!r}")
+    if not names:
+        cells, _ = task_cells_of(kernel)
+        names = list(dict.fromkeys([c.name for c in cells] + list(kernel.records)))
+    removed = sum(CELL_STORE.clear(task_key_of(name)) for name in names)
+    target = repr(names[0]) if len(names) == 1 else f"{len(names)} task cells"
+    print(f"removed {removed} cached result{'s' if removed != 1 else ''} of {target}")
+
+
+_COMMANDS: dict[str, Callable[[KernelState, str], None]] = {
+    "run": _run, "graph": _graph, "status": _status, "history": _history,
+    "clear-cache": _clear_cache,
+}

@@ -1,0 +1,115 @@
+"""A static picture of the task cells' graph: an SVG (what notebooks without a widget
+frontend keep, GitHub included) and the same graph as text.
+
+Nodes are coloured by state (completed, cached, failed, stale, never run...), edges are
+labelled with the variables that flow along them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+from orchestrate_nb.notebook.layout import Position, layered_layout
+
+STATE_COLOURS = {
+    "completed": "#1a7f37", "cached": "#0969da", "failed": "#cf222e", "stale": "#9a6700",
+    "never run": "#6e7781", "not run": "#6e7781", "not cached": "#8250df",
+    "running": "#1f6feb", "retrying": "#bc4c00", "pending": "#6e7781",
+}
+STATE_MARKS = {"completed": "✓", "cached": "⟳", "failed": "✗", "stale": "!",
+               "never run": "·", "not run": "·", "not cached": "✓", "running": "▶"}
+_WIDTH, _HEIGHT, _GAP_X, _GAP_Y, _MARGIN = 176, 46, 72, 20, 12
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    name: str
+    state: str
+    detail: str = ""  # a duration, or why it is stale
+
+
+@dataclass(frozen=True)
+class GraphEdge:
+    up: str
+    down: str
+    label: str  # the variables, "df, n"
+
+
+def merge_edges(edges: Sequence[tuple[str, str, str]]) -> list[GraphEdge]:
+    """One edge per pair of cells, labelled with every variable passed along it."""
+    labels: dict[tuple[str, str], list[str]] = {}
+    for up, down, variable in edges:
+        if up != down:
+            labels.setdefault((up, down), []).append(variable)
+    return [GraphEdge(up, down, ", ".join(dict.fromkeys(names)))
+            for (up, down), names in labels.items()]
+
+
+def render_text(nodes: Sequence[GraphNode], edges: Sequence[GraphEdge]) -> str:
+    if not nodes:
+        return "no task cells"
+    positions = layered_layout([n.name for n in nodes], [(e.up, e.down) for e in edges])
+    width = max(len(n.name) for n in nodes)
+    lines = []
+    for node in sorted(nodes, key=lambda n: (positions[n.name].layer, positions[n.name].row)):
+        state = f"{STATE_MARKS.get(node.state, '?')} {node.state}"
+        detail = f" ({node.detail})" if node.detail else ""
+        targets = [f"{e.down} ({e.label})" for e in edges if e.up == node.name]
+        arrow = f"  → {', '.join(targets)}" if targets else ""
+        lines.append(f"{node.name:<{width}}  {state}{detail}{arrow}")
+    return "\n".join(lines)
+
+
+def render_svg(nodes: Sequence[GraphNode], edges: Sequence[GraphEdge]) -> str:
+    positions = layered_layout([n.name for n in nodes], [(e.up, e.down) for e in edges])
+    layers = 1 + max((p.layer for p in positions.values()), default=0)
+    rows = 1 + max((p.row for p in positions.values()), default=0)
+    width = 2 * _MARGIN + layers * _WIDTH + (layers - 1) * _GAP_X
+    height = 2 * _MARGIN + rows * _HEIGHT + (rows - 1) * _GAP_Y
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" font-family="sans-serif">',
+             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" '
+             'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+             '<path d="M 0 0 L 10 5 L 0 10 z" fill="#8c959f"/></marker></defs>']
+    parts += [_edge(edge, positions) for edge in edges
+              if edge.up in positions and edge.down in positions]
+    parts += [_node(node, positions[node.name]) for node in nodes]
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _corner(position: Position) -> tuple[int, int]:
+    return (_MARGIN + position.layer * (_WIDTH + _GAP_X),
+            _MARGIN + position.row * (_HEIGHT + _GAP_Y))
+
+
+def _edge(edge: GraphEdge, positions: dict[str, Position]) -> str:
+    x1, y1 = _corner(positions[edge.up])
+    x2, y2 = _corner(positions[edge.down])
+    x1, y1, y2 = x1 + _WIDTH, y1 + _HEIGHT // 2, y2 + _HEIGHT // 2
+    bend = max(30, (x2 - x1) // 2)
+    path = f"M {x1} {y1} C {x1 + bend} {y1}, {x2 - bend} {y2}, {x2} {y2}"
+    label = escape(_clip(edge.label, 22))
+    return (f'<path d="{path}" fill="none" stroke="#8c959f" stroke-width="1.5" '
+            f'marker-end="url(#arrow)"/><text x="{(x1 + x2) // 2}" y="{(y1 + y2) // 2 - 4}" '
+            f'font-size="10" fill="#57606a" text-anchor="middle">{label}</text>')
+
+
+def _node(node: GraphNode, position: Position) -> str:
+    x, y = _corner(position)
+    colour = STATE_COLOURS.get(node.state, "#6e7781")
+    status = node.state + (f" · {node.detail}" if node.detail else "")
+    return (f'<g><title>{escape(node.name)}: {escape(status)}</title>'
+            f'<rect x="{x}" y="{y}" width="{_WIDTH}" height="{_HEIGHT}" rx="6" fill="#ffffff" '
+            f'stroke="{colour}" stroke-width="2"/>'
+            f'<rect x="{x}" y="{y}" width="6" height="{_HEIGHT}" rx="3" fill="{colour}"/>'
+            f'<text x="{x + 14}" y="{y + 19}" font-size="13" font-weight="bold" '
+            f'fill="#24292f">{escape(_clip(node.name, 20))}</text>'
+            f'<text x="{x + 14}" y="{y + 36}" font-size="11" fill="{colour}">'
+            f'{escape(_clip(status, 27))}</text></g>')
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"

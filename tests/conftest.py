@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,30 @@ def database_url(request: pytest.FixtureRequest, orchestrate_home: Path,
 @pytest.fixture
 def synthetic() -> SyntheticRuns:
     return SyntheticRuns()
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+        ) -> Callable[..., CliResult]:
+    """``cli("runs", "ls")`` → exit code, stdout, stderr (on a 200-column terminal)."""
+    from orchestrate_nb.cli.app import main
+
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def run(*argv: str) -> CliResult:
+        capsys.readouterr()
+        try:
+            code = main(list(argv))
+        except SystemExit as exit_:  # argparse's own usage errors
+            code = int(exit_.code or 0)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run

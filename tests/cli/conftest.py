@@ -8,32 +8,10 @@ from dataclasses import dataclass
 import pytest
 from synthetic_runs import SyntheticRuns
 
-from orchestrate_nb.cli.app import main
 from orchestrate_nb.settings import load_settings
 from orchestrate_nb.store.database import open_database
 from orchestrate_nb.store.processes import current_process
 from orchestrate_nb.store.writer import BatchWriter
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
-    """``cli("runs", "ls")`` → exit code, stdout, stderr (on a 200-column terminal)."""
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def run(*argv: str) -> Result:
-        capsys.readouterr()
-        code = main(list(argv))
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
 
 
 @dataclass

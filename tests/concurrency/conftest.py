@@ -8,11 +8,9 @@ the CLI in-process, and log lines as the run store would record them.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
-from orchestrate_nb.cli.app import main
 from orchestrate_nb.core.events import LogEmitted
 from orchestrate_nb.runtime import concurrency as runtime_concurrency
 from orchestrate_nb.runtime import reporting
@@ -55,28 +53,7 @@ def limits(database_url: str) -> Iterator[Limits]:
     store.close()
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
 
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """``cli("concurrency-limit", "ls")`` → exit code, stdout, stderr."""
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def run(*argv: str) -> Result:
-        capsys.readouterr()
-        try:
-            code = main(list(argv))
-        except SystemExit as exit_:  # argparse usage errors
-            code = int(exit_.code or 0)
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
 
 
 class RunLogs(ListReporter):

@@ -41,6 +41,8 @@ bench: install
 	$(PY) benchmarks/bench_core.py --json benchmarks/results/core.json $(BENCH_ARGS)
 	$(PY) benchmarks/bench_cache.py
 	$(PY) benchmarks/bench_runners.py
+	$(PY) benchmarks/bench_widget.py --json benchmarks/results/widget.json
+	$(PY) benchmarks/bench_scheduler.py
 
 bench-compare: install
 	PYTHON=$(PY) PREFECT_VENV=$(abspath $(PREFECT_VENV)) bash benchmarks/setup_prefect_venv.sh

@@ -24,17 +24,19 @@ _EXPORTS = {
     "tags": "orchestrate_nb.runtime.context",
     "State": "orchestrate_nb.core.states",
     "OrchestrateError": "orchestrate_nb.errors",
+    "deploy_notebook": "orchestrate_nb.deploy.deployments",
 }
 
 __all__ = [
-    "Flow", "OrchestrateError", "State", "Task", "allow_failure", "as_completed", "flow",
-    "get_run_logger", "tags", "task", "unmapped", "wait",
+    "Flow", "OrchestrateError", "State", "Task", "allow_failure", "as_completed",
+    "deploy_notebook", "flow", "get_run_logger", "tags", "task", "unmapped", "wait",
 ]
 
 if TYPE_CHECKING:
     from orchestrate_nb.core.flows import Flow, flow
     from orchestrate_nb.core.states import State
     from orchestrate_nb.core.tasks import Task, task
+    from orchestrate_nb.deploy.deployments import deploy_notebook
     from orchestrate_nb.errors import OrchestrateError
     from orchestrate_nb.runtime.context import tags
     from orchestrate_nb.runtime.futures import as_completed, wait

@@ -61,3 +61,7 @@ class ConcurrencyLimitNotFound(ConcurrencySlotAcquisitionError, LookupError):
 
 class ConcurrencySlotTimeout(OrchestrateError, TimeoutError):
     """Concurrency slots were not acquired within ``timeout_seconds``."""
+
+
+class DeploymentError(OrchestrateError, ValueError):
+    """A deployment, its schedule or its parameters cannot be accepted (nothing is written)."""

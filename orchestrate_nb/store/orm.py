@@ -26,6 +26,7 @@ from sqlalchemy import (
     MetaData,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -150,12 +151,18 @@ class FlowRun(RunStateColumns, OwnerColumns, Base):
     parent_flow_run_id: Mapped[str | None]
     parent_task_run_id: Mapped[str | None]
     deployment_id: Mapped[str | None]
+    # Runs of deployments: when a worker should start it, the pool it is for, retries so far.
+    scheduled_time: Mapped[dt.datetime | None]
+    pool: Mapped[str | None]
+    attempt: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
     flow: Mapped[Flow] = relationship(back_populates="runs", viewonly=True)
 
     __table_args__ = (
         Index(None, "created"),
         Index(None, "state_type"),
+        Index(None, "state_type", "scheduled_time"),  # "due runs", for workers
+        Index(None, "deployment_id"),
     )
 
 
@@ -255,3 +262,36 @@ class ConcurrencySlot(Base):
     acquired_at: Mapped[dt.datetime]
     heartbeat: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime | None]
+
+
+class Deployment(Base):
+    """A notebook or Python flow that runs on a schedule or on demand (SPEC §5).
+
+    ``last_slot`` is the latest schedule slot already turned into a run: the scheduler only
+    looks past it, so a pass is idempotent and a slot never becomes two runs.
+    """
+
+    __tablename__ = "deployments"
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(unique=True)
+    kind: Mapped[str]  # "notebook" | "python"
+    entrypoint: Mapped[str]  # a notebook path, or "path/file.py:flow_fn"
+    flow_name: Mapped[str]
+    parameters: Mapped[dict[str, Any] | None]
+    pool: Mapped[str]
+    schedule_kind: Mapped[str | None]  # "cron" | "interval" | "rrule"; NULL: on demand only
+    cron: Mapped[str | None]
+    interval_seconds: Mapped[float | None] = mapped_column(Float)
+    rrule: Mapped[str | None] = mapped_column(Text)
+    timezone: Mapped[str]
+    anchor: Mapped[dt.datetime | None]
+    paused: Mapped[bool]
+    catchup: Mapped[str]  # "latest" | "all" | "none"
+    retries: Mapped[int]
+    retry_delay_seconds: Mapped[float] = mapped_column(Float)
+    timeout_seconds: Mapped[float | None] = mapped_column(Float)
+    tags: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    created: Mapped[dt.datetime]
+    updated: Mapped[dt.datetime]
+    last_slot: Mapped[dt.datetime | None] = mapped_column(index=True)

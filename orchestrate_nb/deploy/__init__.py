@@ -1,0 +1,1 @@
+"""Deployments: parameters checked against the notebook or flow, schedules, the scheduler."""

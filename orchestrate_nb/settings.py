@@ -11,6 +11,7 @@ DATABASE_URL_ENV = "ORCHESTRATE_NB_DATABASE_URL"
 RESULTS_URL_ENV = "ORCHESTRATE_NB_RESULTS_URL"
 STORE_ENABLED_ENV = "ORCHESTRATE_NB_STORE"  # "0" disables the run store (tests of the engine only)
 LOGGING_LEVEL_ENV = "ORCHESTRATE_NB_LOGGING_LEVEL"
+WIDGET_ENV = "ORCHESTRATE_NB_WIDGET"  # "0": no run-graph widget (%flow shows a static SVG)
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class Settings:
     results_url: str
     store_enabled: bool
     logging_level: str
+    widget_enabled: bool = True
 
     @property
     def is_sqlite(self) -> bool:
@@ -33,4 +35,5 @@ def load_settings() -> Settings:
     results_url = os.environ.get(RESULTS_URL_ENV) or str(home / "results")
     store_enabled = os.environ.get(STORE_ENABLED_ENV, "1").strip().lower() not in ("0", "false", "no")
     level = os.environ.get(LOGGING_LEVEL_ENV, "INFO").upper()
-    return Settings(home, database_url, results_url, store_enabled, level)
+    widget = os.environ.get(WIDGET_ENV, "1").strip().lower() not in ("0", "false", "no")
+    return Settings(home, database_url, results_url, store_enabled, level, widget)

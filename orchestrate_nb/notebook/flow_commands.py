@@ -37,7 +37,7 @@ def _run(kernel: KernelState, rest: str) -> None:
     from orchestrate_nb.notebook.flow_run import flow_run
 
     plan = flow_run(kernel, rest)
-    if plan is not None:
+    if plan is not None and not plan.shown_live:
         show_graph(kernel, plan.cells, plan.edges)
 
 
@@ -62,14 +62,26 @@ def _graph(kernel: KernelState, rest: str) -> None:
 
 
 def show_graph(kernel: KernelState, cells: Sequence[TaskCell], edges: Sequence[Edge]) -> None:
-    """The task cells as a graph coloured by state: an SVG, and text for plain frontends."""
+    """The task cells as a graph coloured by state: the run-graph widget, which carries an
+    SVG and text for plain frontends (the SVG and text alone when widgets are off)."""
+    from orchestrate_nb.notebook.live import show_planned_graph
+
     found = statuses(kernel, cells, edges)
-    nodes = [GraphNode(c.name, found[c.name].state, _detail(found[c.name])) for c in cells]
+    nodes = graph_nodes(cells, set(), found)
     merged = merge_edges(edges)
+    if show_planned_graph(nodes, merged):
+        return
     bundle = {"text/plain": render_text(nodes, merged)}
     if nodes:
         bundle["image/svg+xml"] = render_svg(nodes, merged)
     show(kernel.shell, bundle)
+
+
+def graph_nodes(cells: Sequence[TaskCell], running: set[str],
+                found: dict[str, Any]) -> list[GraphNode]:
+    """The cells as graph nodes: those about to run pending, the others as they stand."""
+    return [GraphNode(c.name, "pending") if c.name in running
+            else GraphNode(c.name, found[c.name].state, _detail(found[c.name])) for c in cells]
 
 
 def _detail(status: Any) -> str:

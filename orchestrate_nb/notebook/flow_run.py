@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ class RunPlan:
     specs: dict[str, CellSpec]
     order: list[str]
     edges: list[Edge]
+    shown_live: bool = False  # the live run graph is in the output already
 
 
 def flow_run(kernel: KernelState, line: str) -> RunPlan | None:
@@ -77,11 +79,11 @@ def flow_run(kernel: KernelState, line: str) -> RunPlan | None:
     options = parse_flow_run_line(line)
     plan = make_plan(kernel, require_notebook(kernel.notebook_path(options.notebook)))
     prepare_namespace(kernel, plan, options)
-    selected = _selection(kernel, plan, options)
+    selected, found = _selection(kernel, plan, options)
     if not selected:
         print("nothing to run: every task cell is up to date")
         return plan
-    futures = run_cells(kernel, plan, selected, options)
+    futures = run_cells(kernel, plan, selected, options, found)
     _raise_first_failure(kernel, plan, futures)
     return plan
 
@@ -163,16 +165,33 @@ def run_plain_cell(kernel: KernelState, cell: SavedCell, path: Path) -> None:
         raise_as_user_error(shell, exc, {filename})
 
 
-def _selection(kernel: KernelState, plan: RunPlan, options: FlowRunOptions) -> set[str]:
+def _selection(kernel: KernelState, plan: RunPlan, options: FlowRunOptions
+               ) -> tuple[set[str], dict[str, Any]]:
+    """The cells to run, and (with --stale) where every cell stands."""
     if not options.stale:
-        return set(plan.order)
+        return set(plan.order), {}
     from orchestrate_nb.notebook.status import needs_running, statuses
 
-    return needs_running(statuses(kernel, plan.cells, plan.edges), plan.edges)
+    found = statuses(kernel, plan.cells, plan.edges)
+    return needs_running(found, plan.edges), found
+
+
+def _live_graph(plan: RunPlan, selected: set[str], found: dict[str, Any],
+                engine: FlowRunEngine) -> AbstractContextManager[Any]:
+    """The run graph of the task cells, updated while the flow run goes (if widgets are on)."""
+    from orchestrate_nb.notebook.flow_commands import graph_nodes
+    from orchestrate_nb.notebook.live import watch_planned_run
+    from orchestrate_nb.notebook.svg import merge_edges
+
+    watch = watch_planned_run(graph_nodes(plan.cells, selected, found),
+                              merge_edges(plan.edges), engine.flow_run)
+    plan.shown_live = watch is not None
+    return watch if watch is not None else nullcontext()
 
 
 def run_cells(kernel: KernelState, plan: RunPlan, selected: set[str],
-              options: FlowRunOptions) -> dict[str, TaskRunFuture]:
+              options: FlowRunOptions, found: dict[str, Any] | None = None
+              ) -> dict[str, TaskRunFuture]:
     futures: dict[str, TaskRunFuture] = {}
 
     def notebook_flow(**parameters: Any) -> None:
@@ -189,7 +208,7 @@ def run_cells(kernel: KernelState, plan: RunPlan, selected: set[str],
     flow = Flow(notebook_flow, name=plan.path.stem, flow_run_name=options.name,
                 task_runner=runner, validate_parameters=False)
     engine = FlowRunEngine(flow, dict(options.parameters), None)
-    with kernel.router.active():
+    with kernel.router.active(), _live_graph(plan, selected, found or {}, engine):
         drive_sync(engine.machine())
     return futures
 
@@ -203,6 +222,7 @@ def _raise_first_failure(kernel: KernelState, plan: RunPlan,
                                                                         BaseException):
             from orchestrate_nb.notebook.flow_commands import show_graph
 
-            show_graph(kernel, plan.cells, plan.edges)
+            if not plan.shown_live:
+                show_graph(kernel, plan.cells, plan.edges)
             filenames = {spec.compiled.filename for spec in plan.specs.values()}
             raise_as_user_error(kernel.shell, state.data, filenames)

@@ -26,7 +26,7 @@ def layered_layout(nodes: Sequence[str], edges: Iterable[tuple[str, str]]
             upstream[down].add(up)
     layer: dict[str, int] = {}
     for name in nodes:
-        _layer_of(name, upstream, layer, set())
+        _layer_of(name, upstream, layer)
     rows: dict[int, int] = {}
     positions = {}
     for name in nodes:
@@ -36,13 +36,28 @@ def layered_layout(nodes: Sequence[str], edges: Iterable[tuple[str, str]]
     return positions
 
 
-def _layer_of(name: str, upstream: dict[str, set[str]], layer: dict[str, int],
-              visiting: set[str]) -> int:
-    if name in layer:
-        return layer[name]
-    visiting.add(name)
-    parents = [p for p in upstream[name] if p not in visiting]  # a cycle: cut it here
-    layer[name] = 1 + max((_layer_of(p, upstream, layer, visiting) for p in parents),
-                          default=-1)
-    visiting.discard(name)
-    return layer[name]
+def _layer_of(start: str, upstream: dict[str, set[str]], layer: dict[str, int]) -> None:
+    """Layer ``start`` and every node upstream of it: one right of the furthest parent.
+
+    A depth-first walk with an explicit stack (a chain of thousands of task runs is deeper
+    than Python's recursion limit); a parent already on the path closes a cycle: cut there.
+    """
+    if start in layer:
+        return
+    furthest = {start: -1}  # nodes on the path -> the furthest layer among their parents
+    stack = [(start, iter(upstream[start]))]
+    while stack:
+        name, parents = stack[-1]
+        for parent in parents:
+            if parent in layer:
+                furthest[name] = max(furthest[name], layer[parent])
+            elif parent not in furthest:
+                furthest[parent] = -1
+                stack.append((parent, iter(upstream[parent])))
+                break
+        else:
+            stack.pop()
+            layer[name] = 1 + furthest.pop(name)
+            if stack:
+                below = stack[-1][0]
+                furthest[below] = max(furthest[below], layer[name])

@@ -107,6 +107,9 @@ def load(shell: Any) -> None:
     if shell is None or id(shell) in _loaded:
         return
     install_log_formatter()
+    from orchestrate_nb.notebook.live import RunGraphWidget
+
+    RunGraphWidget.for_shell(shell)  # so %config RunGraphWidget... works from now on
     magics = TaskMagics(shell=shell)
     shell.register_magics(magics)
     shell.events.register("post_run_cell", magics.after_cell)

@@ -21,6 +21,10 @@ STATE_COLOURS = {
 STATE_MARKS = {"completed": "✓", "cached": "⟳", "failed": "✗", "stale": "!",
                "never run": "·", "not run": "·", "not cached": "✓", "running": "▶"}
 _WIDTH, _HEIGHT, _GAP_X, _GAP_Y, _MARGIN = 176, 46, 72, 20, 12
+_TITLE_HEIGHT = 24
+# node size and spacing in pixels: the live widget draws its boxes where this SVG does
+BOX = {"width": _WIDTH, "height": _HEIGHT, "gap_x": _GAP_X, "gap_y": _GAP_Y,
+       "margin": _MARGIN}
 
 
 @dataclass(frozen=True)
@@ -62,21 +66,28 @@ def render_text(nodes: Sequence[GraphNode], edges: Sequence[GraphEdge]) -> str:
     return "\n".join(lines)
 
 
-def render_svg(nodes: Sequence[GraphNode], edges: Sequence[GraphEdge]) -> str:
+def render_svg(nodes: Sequence[GraphNode], edges: Sequence[GraphEdge],
+               title: str | None = None) -> str:
+    """The graph as an SVG; ``title`` (a flow run's name and state) goes above it."""
     positions = layered_layout([n.name for n in nodes], [(e.up, e.down) for e in edges])
     layers = 1 + max((p.layer for p in positions.values()), default=0)
     rows = 1 + max((p.row for p in positions.values()), default=0)
+    top = _TITLE_HEIGHT if title else 0
     width = 2 * _MARGIN + layers * _WIDTH + (layers - 1) * _GAP_X
-    height = 2 * _MARGIN + rows * _HEIGHT + (rows - 1) * _GAP_Y
+    height = top + 2 * _MARGIN + rows * _HEIGHT + (rows - 1) * _GAP_Y
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
              f'viewBox="0 0 {width} {height}" font-family="sans-serif">',
              '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" '
              'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
              '<path d="M 0 0 L 10 5 L 0 10 z" fill="#8c959f"/></marker></defs>']
+    if title:
+        parts.append(f'<text x="{_MARGIN}" y="{_MARGIN + 8}" font-size="13" '
+                     f'font-weight="bold" fill="#24292f">{escape(title)}</text>'
+                     f'<g transform="translate(0,{top})">')
     parts += [_edge(edge, positions) for edge in edges
               if edge.up in positions and edge.down in positions]
     parts += [_node(node, positions[node.name]) for node in nodes]
-    parts.append("</svg>")
+    parts.append("</g></svg>" if title else "</svg>")
     return "\n".join(parts)
 
 
@@ -91,7 +102,7 @@ def _edge(edge: GraphEdge, positions: dict[str, Position]) -> str:
     x1, y1, y2 = x1 + _WIDTH, y1 + _HEIGHT // 2, y2 + _HEIGHT // 2
     bend = max(30, (x2 - x1) // 2)
     path = f"M {x1} {y1} C {x1 + bend} {y1}, {x2 - bend} {y2}, {x2} {y2}"
-    label = escape(_clip(edge.label, 22))
+    label = escape(_clip(edge.label, 12))  # what fits between two layers
     return (f'<path d="{path}" fill="none" stroke="#8c959f" stroke-width="1.5" '
             f'marker-end="url(#arrow)"/><text x="{(x1 + x2) // 2}" y="{(y1 + y2) // 2 - 4}" '
             f'font-size="10" fill="#57606a" text-anchor="middle">{label}</text>')

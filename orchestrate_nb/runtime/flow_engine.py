@@ -38,6 +38,7 @@ from orchestrate_nb.runtime.logging import (
 from orchestrate_nb.runtime.names import generate_flow_run_name, render_run_name
 from orchestrate_nb.runtime.records import FlowRun
 from orchestrate_nb.runtime.reporting import get_reporter
+from orchestrate_nb.runtime.watchers import watch_flow_run
 
 if TYPE_CHECKING:
     from orchestrate_nb.core.flows import Flow
@@ -208,13 +209,17 @@ def call_flow(flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any
     parameters = flow.validate_parameters(flow.bind_parameters(args, kwargs))
     if flow.isasync:
         return _call_flow_async(flow, parameters, return_state)
-    engine = FlowRunEngine(flow, parameters, flow_run_ctx.get())
-    state: State = drive_sync(engine.machine())
+    parent = flow_run_ctx.get()
+    engine = FlowRunEngine(flow, parameters, parent)
+    with watch_flow_run(engine.flow_run, parent is None):
+        state: State = drive_sync(engine.machine())
     return state if return_state else state.result()
 
 
 async def _call_flow_async(flow: Flow[Any, Any], parameters: dict[str, Any],
                            return_state: bool) -> Any:
-    engine = FlowRunEngine(flow, parameters, flow_run_ctx.get())
-    state: State = await drive_async(engine.machine())
+    parent = flow_run_ctx.get()
+    engine = FlowRunEngine(flow, parameters, parent)
+    with watch_flow_run(engine.flow_run, parent is None):
+        state: State = await drive_async(engine.machine())
     return state if return_state else state.result()

@@ -1,0 +1,177 @@
+"""A real JupyterLab and a real browser for the UI tests.
+
+JupyterLab runs from this interpreter (``sys.executable -m jupyter lab``) on 127.0.0.1, a
+free port and a random token, with its root, config, workspaces and orchestrate_nb home in a
+temporary directory; it is stopped at the end of the session. Chromium is Debian's
+(``/usr/bin/chromium``, installed by ``.ci/run``): test tools cannot download browsers here.
+Without it the tests skip, except in CI (``CI`` set), where they fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = os.environ.get("ORCHESTRATE_NB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--headless=new"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+
+
+@dataclass(frozen=True)
+class Lab:
+    url: str
+    token: str
+    root: Path
+
+    def open_url(self, notebook: str) -> str:
+        """The notebook alone in a workspace of its own (no tabs of earlier tests)."""
+        workspace = Path(notebook).stem
+        return (f"{self.url}/lab/workspaces/{workspace}/tree/{notebook}"
+                f"?token={self.token}&reset")
+
+    def kernel_state(self, notebook: str) -> str | None:
+        """The execution state of the kernel of ``notebook``'s session, if it has one."""
+        with urllib.request.urlopen(f"{self.url}/api/sessions?token={self.token}",
+                                    timeout=5) as response:
+            sessions = json.load(response)
+        for session in sessions:
+            if session.get("path") == notebook and session.get("kernel"):
+                return str(session["kernel"].get("execution_state"))
+        return None
+
+    def wait_for_idle_kernel(self, notebook: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while self.kernel_state(notebook) != "idle":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no idle kernel for {notebook} after {timeout:g} s")
+            time.sleep(0.25)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_up(url: str, token: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited ({server.returncode}):\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"JupyterLab did not start in 90 s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    if shutil.which(CHROMIUM) is None:
+        message = f"{CHROMIUM} is missing (apt-get install chromium; .ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    base = tmp_path_factory.mktemp("lab")
+    root = base / "root"
+    root.mkdir()
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(base / "config"),
+           "ORCHESTRATE_NB_HOME": str(base / "orchestrate_home"),
+           "JUPYTER_RUNTIME_DIR": str(base / "runtime"), "IPYTHONDIR": str(base / "ipython")}
+    labconfig = base / "config" / "labconfig"
+    labconfig.mkdir(parents=True)
+    (labconfig / "page_config.json").write_text(json.dumps(
+        {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    log = base / "lab.log"
+    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser",
+               "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+               "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+               "--ServerApp.allow_root=True", "--LabApp.extension_manager=readonly",
+               f"--ServerApp.root_dir={root}", f"--LabApp.workspaces_dir={base / 'ws'}",
+               "--LabApp.news_url=", "--LabApp.check_for_updates_class="
+               "jupyterlab.NeverCheckForUpdate"]
+    with log.open("wb") as out:
+        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(url, token, server, log)
+        yield Lab(url, token, root)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _keep_evidence(request: pytest.FixtureRequest, page: Any, console: list[str]) -> None:
+    """A failed test leaves a screenshot and the browser console beside the others."""
+    report = getattr(request.node, "rep_call", None)
+    if report is None or not report.failed:
+        return
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    name = request.node.name
+    try:
+        page.screenshot(path=str(ARTIFACTS / f"{name}-failure.png"), full_page=True)
+    except Exception:  # noqa: BLE001 - the page may be gone; the console log still helps
+        pass
+    (ARTIFACTS / f"{name}-console.log").write_text("\n".join(console), encoding="utf-8")
+    print(f"\nfailure evidence: {ARTIFACTS / name}-failure.png")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.rep_call = report  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def page(chromium: str, request: pytest.FixtureRequest) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        console: list[str] = []
+        page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
+        try:
+            yield page
+        except BaseException:
+            raise
+        finally:
+            _keep_evidence(request, page, console)
+            context.close()
+            browser.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """Where screenshots go (git-ignored); kept after the run."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,180 @@
+"""The run-graph widget in a real JupyterLab, driven by a real browser: a flow of several
+tasks (one fails) shows its nodes, they go from running to completed, the failing one ends
+failed, and its log lines show on click. A screenshot is saved under test-artifacts/ui/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+pytestmark = pytest.mark.ui
+
+FLOW_CELL = '''\
+import time
+from orchestrate_nb import flow, task, get_run_logger
+
+@task
+def extract():
+    get_run_logger().info("read 5 rows")
+    time.sleep(1.5)
+    return [1, 2, 3, 4, 5]
+
+@task
+def clean(rows):
+    time.sleep(1.0)
+    return [r for r in rows if r]
+
+@task
+def validate(rows):
+    time.sleep(0.8)
+    get_run_logger().info("checking %d rows", len(rows))
+    raise ValueError("row 3 failed validation")
+
+@task
+def enrich(rows):
+    time.sleep(1.0)
+    return [r * 10 for r in rows]
+
+@task
+def score(row):
+    time.sleep(0.2)
+    return row / 10
+
+@task
+def publish(rows, scores):
+    time.sleep(0.6)
+    get_run_logger().info("published %d rows", len(rows))
+    return len(rows)
+
+@flow(name="etl-demo")
+def etl():
+    rows = extract.submit()
+    cleaned = clean.submit(rows)
+    validate.submit(cleaned)
+    enriched = enrich.submit(cleaned)
+    scores = score.map(enriched)
+    publish.submit(enriched, scores)  # validate's failure, unhandled, fails the flow
+
+state = etl(return_state=True)
+print("flow finished:", state.name)
+'''
+
+# Records every (label, state) any node of the widget shows, so that a state held for less
+# than a polling interval is still seen.
+RECORD_STATES = """() => {
+  window.__onbSeen = new Set();
+  const record = () => {
+    for (const node of document.querySelectorAll('[data-testid="onb-node"]')) {
+      window.__onbSeen.add(`${node.dataset.label}=${node.dataset.state}`);
+    }
+  };
+  new MutationObserver(record).observe(document.body,
+    {subtree: true, childList: true, attributes: true, attributeFilter: ["data-state"]});
+}"""
+
+NODE = '[data-testid="onb-node"]'
+
+
+def _write_notebook(root: Path, name: str, cells: tuple[str, ...] = (FLOW_CELL,)) -> None:
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    nbformat.write(notebook, root / name)
+
+
+def _seen(page: Any) -> set[str]:
+    return set(page.evaluate("() => Array.from(window.__onbSeen)"))
+
+
+def _states(page: Any) -> dict[str, str]:
+    return page.evaluate("""() => Object.fromEntries(
+        Array.from(document.querySelectorAll('[data-testid="onb-node"]'))
+             .map(n => [n.dataset.label, n.dataset.state]))""")
+
+
+def _run_cell(page: Any, lab: Any, notebook: str, index: int = 0) -> None:
+    editor = page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").nth(index)
+    editor.wait_for(state="visible")
+    lab.wait_for_idle_kernel(notebook)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
+                           state="attached")
+    editor.click()
+    page.keyboard.press("Shift+Enter")
+    # a "Select Kernel" dialog, should the session still be settling, takes the default
+    dialog = page.locator(".jp-Dialog .jp-mod-accept")
+    if dialog.count():
+        dialog.first.click()
+
+
+def test_run_graph_shows_nodes_going_from_running_to_completed_and_failed(
+        lab: Any, page: Any, artifacts: Path) -> None:
+    _write_notebook(lab.root, "run_graph.ipynb")
+    page.goto(lab.open_url("run_graph.ipynb"))
+    page.evaluate(RECORD_STATES)
+    _run_cell(page, lab, "run_graph.ipynb")
+
+    page.wait_for_selector(NODE, timeout=120_000)
+    page.wait_for_function("() => Array.from(window.__onbSeen).some(s => s.endsWith('=running'))",
+                           timeout=60_000)
+    widget = page.locator('[data-testid="onb-graph"]')
+    widget.screenshot(path=str(artifacts / "run_graph_widget_running.png"))
+    page.wait_for_selector(f"{NODE}[data-label='publish-0']", timeout=60_000)
+    page.wait_for_function(
+        """() => { const nodes = document.querySelectorAll('[data-testid="onb-node"]');
+                   return nodes.length >= 6 && Array.from(nodes).every(n =>
+                     ['completed', 'failed', 'cached'].includes(n.dataset.state)); }""",
+        timeout=90_000)
+    page.wait_for_selector(".jp-OutputArea-output:has-text('flow finished: Failed')")
+
+    states = _states(page)
+    assert states == {"extract-0": "completed", "clean-0": "completed",
+                      "validate-0": "failed", "enrich-0": "completed",
+                      "score (mapped)": "completed", "publish-0": "completed"}
+    seen = _seen(page)
+    assert {"extract-0=running", "validate-0=running"} <= seen, seen
+    header = page.inner_text('[data-testid="onb-graph"] .onb-graph__header')
+    assert "etl-demo" in header and "failed" in header
+
+    page.click(f"{NODE}[data-label='validate-0']")
+    logs = page.inner_text('[data-testid="onb-logs"]')
+    assert "checking 5 rows" in logs and "row 3 failed validation" in logs
+
+    widget.scroll_into_view_if_needed()
+    path = artifacts / "run_graph_widget.png"
+    page.screenshot(path=str(path), full_page=True)
+    widget.screenshot(path=str(artifacts / "run_graph_widget_only.png"))
+    print(f"\nscreenshot: {path}")
+
+
+CELL_TASKS = (
+    "%load_ext orchestrate_nb",
+    "%%task load\nimport time\ntime.sleep(1.5)\nrows = [1, 2, 3]",
+    "%%task check\ntime.sleep(0.5)\nassert len(rows) > 5, 'too few rows'",
+    "%%task total\nresult = sum(rows)",
+    "%load_ext orchestrate_nb\n%flow run",  # the only cell run: it runs the others
+)
+
+
+def test_flow_run_shows_the_task_cells_live_with_the_failure_and_what_did_not_run(
+        lab: Any, page: Any, artifacts: Path) -> None:
+    _write_notebook(lab.root, "cells.ipynb", CELL_TASKS)
+    page.goto(lab.open_url("cells.ipynb"))
+    page.evaluate(RECORD_STATES)
+    _run_cell(page, lab, "cells.ipynb", index=len(CELL_TASKS) - 1)
+    page.wait_for_function("() => window.__onbSeen.has('load=running')", timeout=120_000)
+    page.wait_for_function(
+        """() => { const s = Object.fromEntries(Array.from(document.querySelectorAll(
+                     '[data-testid="onb-node"]')).map(n => [n.dataset.label, n.dataset.state]));
+                   return s.check === 'failed' && s.total === 'completed'; }""",
+        timeout=90_000)
+    assert _states(page) == {"load": "completed", "check": "failed", "total": "completed"}
+    page.wait_for_selector(".jp-OutputArea-output:has-text('AssertionError')")
+    widget = page.locator('[data-testid="onb-graph"]')
+    widget.scroll_into_view_if_needed()
+    path = artifacts / "flow_run_widget.png"
+    widget.screenshot(path=str(path))
+    print(f"\nscreenshot: {path}")

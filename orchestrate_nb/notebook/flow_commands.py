@@ -19,15 +19,15 @@ from orchestrate_nb.notebook.status import show, status_bundle, statuses
 from orchestrate_nb.notebook.svg import GraphNode, merge_edges, render_svg, render_text
 
 USAGE = ("%flow run [--name NAME] [--stale] [--parallel N] [-p key=value ...] "
-         "[--notebook PATH] | graph | status | history [N] | clear-cache [TASK]")
+         "[--notebook PATH] | graph | status | history [N] | clear-cache [TASK] "
+         "| deploy --name NAME [--cron EXPR | --interval SECONDS] [-p key=value ...] "
+         "[--pool POOL]")
 
 
 def run_flow_command(kernel: KernelState, line: str) -> None:
     command, _, rest = line.strip().partition(" ")
     handler = _COMMANDS.get(command)
     if handler is None:
-        if command == "deploy":
-            raise UsageError("%flow deploy is not available in this version")
         what = f"unknown subcommand {command!r}" if command else "a subcommand is missing"
         raise UsageError(f"%flow: {what}; usage: {USAGE}")
     handler(kernel, rest)
@@ -109,7 +109,13 @@ def _clear_cache(kernel: KernelState, rest: str) -> None:
     print(f"removed {removed} cached result{'s' if removed != 1 else ''} of {target}")
 
 
+def _deploy(kernel: KernelState, rest: str) -> None:
+    from orchestrate_nb.notebook.deploy_command import deploy_command
+
+    deploy_command(kernel, rest)
+
+
 _COMMANDS: dict[str, Callable[[KernelState, str], None]] = {
-    "run": _run, "graph": _graph, "status": _status, "history": _history,
+    "run": _run, "graph": _graph, "status": _status, "history": _history, "deploy": _deploy,
     "clear-cache": _clear_cache,
 }

@@ -11,11 +11,22 @@ import asyncio
 import contextvars
 import ctypes
 import inspect
+import os
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 Outcome = tuple[bool, Any]  # (True, value) or (False, exception)
+_RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def user_traceback(exc: BaseException) -> Any:
+    """The exception's traceback without the engine's own leading frames: what a user
+    reads in a failed run's log starts at their code."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_RUNTIME_DIR):
+        tb = tb.tb_next
+    return tb if tb is not None else exc.__traceback__
 
 
 def is_async_fn(fn: Callable[..., Any]) -> bool:

@@ -24,6 +24,7 @@ from orchestrate_nb.core.states import (
 )
 from orchestrate_nb.errors import TaskRunTimeoutError
 from orchestrate_nb.runtime import inputs
+from orchestrate_nb.runtime.calls import user_traceback
 from orchestrate_nb.runtime.concurrency import Lease, acquire_task_slots, may_be_limited
 from orchestrate_nb.runtime.context import FlowRunContext, TaskRunContext, tags_ctx, task_run_ctx
 from orchestrate_nb.runtime.driver import (
@@ -208,7 +209,7 @@ class TaskRunEngine:
                 continue
             self.logger().error("Task run failed with exception: %r%s", value,
                                 " - Retries are exhausted" if task.retries else "",
-                                exc_info=(type(value), value, value.__traceback__))
+                                exc_info=(type(value), value, user_traceback(value)))
             return self._finish(failed)
 
     def _timeout_exc(self) -> BaseException:

@@ -294,3 +294,19 @@ def test_with_options_makes_a_changed_copy(events):
     assert (changed.name, changed.retries, base.retries) == ("renamed", 3, 0)
     with pytest.raises(TypeError, match="unknown option"):
         base.with_options(colour="red")
+
+
+def test_a_failed_runs_logged_traceback_starts_at_the_users_code(events):
+    @task
+    def parse(text):
+        return int(text)
+
+    @flow
+    def f():
+        return parse("not a number", return_state=True)
+
+    f(return_state=True)
+    (line,) = [log.message for log in events.logs() if "Task run failed" in log.message]
+    traceback_text = line.split("Traceback (most recent call last):", 1)[1]
+    assert "orchestrate_nb" not in traceback_text
+    assert "return int(text)" in traceback_text

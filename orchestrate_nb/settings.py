@@ -11,6 +11,7 @@ DATABASE_URL_ENV = "ORCHESTRATE_NB_DATABASE_URL"
 RESULTS_URL_ENV = "ORCHESTRATE_NB_RESULTS_URL"
 STORE_ENABLED_ENV = "ORCHESTRATE_NB_STORE"  # "0" disables the run store (tests of the engine only)
 LOGGING_LEVEL_ENV = "ORCHESTRATE_NB_LOGGING_LEVEL"
+FLOW_RUN_ID_ENV = "ORCHESTRATE_NB_FLOW_RUN_ID"  # set by a worker: the run a kernel adopts
 WIDGET_ENV = "ORCHESTRATE_NB_WIDGET"  # "0": no run-graph widget (%flow shows a static SVG)
 
 
@@ -37,3 +38,8 @@ def load_settings() -> Settings:
     level = os.environ.get(LOGGING_LEVEL_ENV, "INFO").upper()
     widget = os.environ.get(WIDGET_ENV, "1").strip().lower() not in ("0", "false", "no")
     return Settings(home, database_url, results_url, store_enabled, level, widget)
+
+
+def adopted_flow_run_id() -> str | None:
+    """The flow run a worker started this process for (its kernel records cells under it)."""
+    return os.environ.get(FLOW_RUN_ID_ENV) or None

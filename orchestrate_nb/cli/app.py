@@ -10,10 +10,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from orchestrate_nb.cli import concurrency, db, deploy, runs
+from orchestrate_nb.cli import concurrency, db, deploy, runs, worker
 from orchestrate_nb.errors import OrchestrateError
 
-COMMAND_GROUPS = (deploy, runs, concurrency, db)
+COMMAND_GROUPS = (deploy, runs, worker, concurrency, db)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -35,6 +35,29 @@ def register(subparsers: Any) -> None:
                       help="keep printing new lines until the run finishes")
     logs.set_defaults(handler=print_logs)
 
+    cancel = commands.add_parser("cancel", help="cancel a flow run (its worker stops it)")
+    cancel.add_argument("id", metavar="ID", help="flow run id, or a unique prefix of it")
+    cancel.set_defaults(handler=cancel_run)
+
+
+def cancel_run(args: argparse.Namespace) -> int:
+    """A waiting run ends Cancelled at once; a started one goes Cancelling, and its worker
+    kills the run's process group and ends it Cancelled."""
+    import datetime as dt
+
+    from orchestrate_nb.errors import OrchestrateError
+    from orchestrate_nb.store.claims import request_cancel
+    from orchestrate_nb.store.repository import open_repository
+
+    with open_repository() as repository:
+        run = repository.get_flow_run(args.id)
+        with repository.database.write() as conn:
+            state = request_cancel(conn, run.id, dt.datetime.now(dt.timezone.utc))
+    if state is None:
+        raise OrchestrateError(f"flow run {run.id} already finished ({run.state_name})")
+    print(f"{run.id}: {'Cancelled' if state == 'CANCELLED' else 'Cancelling'}")
+    return 0
+
 
 def list_runs(args: argparse.Namespace) -> int:
     from orchestrate_nb.cli.format import (

@@ -55,6 +55,10 @@ class TaskRunContext:
 
 flow_run_ctx: ContextVar[FlowRunContext | None] = ContextVar("orchestrate_nb_flow_run", default=None)
 task_run_ctx: ContextVar[TaskRunContext | None] = ContextVar("orchestrate_nb_task_run", default=None)
+# Set by a worker's executor: the top-level flow run adopts this existing run id (the run
+# is already in the store) instead of creating a new run.
+adopted_flow_run_ctx: ContextVar[str | None] = ContextVar("orchestrate_nb_adopted_run",
+                                                          default=None)
 tags_ctx: ContextVar[frozenset[str]] = ContextVar("orchestrate_nb_tags", default=frozenset())
 
 

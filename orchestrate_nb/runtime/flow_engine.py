@@ -25,7 +25,13 @@ from orchestrate_nb.core.states import (
     TimedOut,
 )
 from orchestrate_nb.errors import FlowRunTimeoutError
-from orchestrate_nb.runtime.context import FlowRunContext, flow_run_ctx, tags_ctx, task_run_ctx
+from orchestrate_nb.runtime.context import (
+    FlowRunContext,
+    adopted_flow_run_ctx,
+    flow_run_ctx,
+    tags_ctx,
+    task_run_ctx,
+)
 from orchestrate_nb.runtime.driver import Call, Machine, Sleep, Wait, drive_async, drive_sync
 from orchestrate_nb.runtime.futures import TaskRunFuture
 from orchestrate_nb.runtime.jsonable import jsonable_parameters
@@ -57,8 +63,9 @@ class FlowRunEngine:
                 if flow.flow_run_name is not None else generate_flow_run_name())
         state = Pending()
         parent_id = parent.flow_run.id if parent is not None else None
-        self.flow_run = FlowRun(str(uuid.uuid4()), name, flow.name, parameters, tag_tuple,
-                                parent_id, state)
+        adopted = adopted_flow_run_ctx.get() if parent is None else None
+        self.flow_run = FlowRun(adopted or str(uuid.uuid4()), name, flow.name, parameters,
+                                tag_tuple, parent_id, state)
         parent_task = task_run_ctx.get()
         self.flow_run.parent_task_run_id = parent_task.task_run.id if parent_task else None
         log_prints = flow.log_prints
@@ -66,6 +73,9 @@ class FlowRunEngine:
             log_prints = parent.log_prints if parent is not None else False
         self.log_prints = log_prints
         fr = self.flow_run
+        if adopted is not None:  # the run exists: its state changes become updates
+            adopted_flow_run_ctx.set(None)  # adopted once: a second flow gets its own run
+            return
         self.reporter.emit(FlowRunCreated(
             fr.id, flow.name, name, jsonable_parameters(parameters), tag_tuple, parent_id,
             fr.parent_task_run_id, state.timestamp, "PENDING", state.name))

@@ -39,6 +39,7 @@ class NotebookSession:
         self._context: FlowRunContext | None = None
         self._closed = False
         self._lock = threading.Lock()
+        self._adopted = False
 
     @property
     def flow_run(self) -> FlowRun | None:
@@ -68,8 +69,14 @@ class NotebookSession:
     def _open(self) -> FlowRunContext:
         from orchestrate_nb.core.flows import Flow
         from orchestrate_nb.runtime.task_runners import ThreadPoolTaskRunner
+        from orchestrate_nb.settings import adopted_flow_run_id
 
         flow = Flow(notebook_session, name=self.flow_name, validate_parameters=False)
+        adopted = adopted_flow_run_id()
+        if adopted is not None:
+            self._adopted = True
+            run = FlowRun(adopted, f"run-{adopted[:8]}", self.flow_name, {}, (), None, Running())
+            return FlowRunContext(flow, run, ThreadPoolTaskRunner(), self.reporter, False)
         pending = Pending()
         run = FlowRun(str(uuid.uuid4()), f"session-{uuid.uuid4().hex[:8]}", self.flow_name,
                       {}, (SESSION_TAG,), None, pending)
@@ -100,6 +107,9 @@ class NotebookSession:
             return
         atexit.unregister(self.close)
         ctx.task_runner.shutdown(wait=False)
+        if self._adopted:  # the worker's executor ends the run
+            self.reporter.flush(_CLOSE_FLUSH_SECONDS)
+            return
         self._set_state(ctx.flow_run, state or Completed(message="kernel session ended"))
         self.reporter.flush(_CLOSE_FLUSH_SECONDS)
 

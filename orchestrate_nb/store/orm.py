@@ -155,6 +155,7 @@ class FlowRun(RunStateColumns, OwnerColumns, Base):
     scheduled_time: Mapped[dt.datetime | None]
     pool: Mapped[str | None]
     attempt: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    executed_notebook: Mapped[str | None]  # a notebook run's output, stored by the worker
 
     flow: Mapped[Flow] = relationship(back_populates="runs", viewonly=True)
 

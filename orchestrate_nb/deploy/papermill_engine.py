@@ -1,0 +1,69 @@
+"""Our papermill engine (entry point ``papermill.engine`` → ``orchestrate_nb``).
+
+papermill's nbclient engine, plus: when run by a worker (``ORCHESTRATE_NB_FLOW_RUN_ID``
+set), each line the notebook's cells print (stdout and stderr streams) becomes a log line
+of that flow run, as it is printed, so ``orchestrate-nb runs logs ID --follow`` shows a
+deployed notebook's progress. papermill gives engines exactly this seam: its client writes
+stream outputs to ``stdout_file``/``stderr_file`` objects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from papermill.engines import NBClientEngine
+
+from orchestrate_nb.core.events import LogEmitted
+from orchestrate_nb.settings import adopted_flow_run_id
+
+LOGGER_NAME = "orchestrate_nb.notebook"
+ENGINE_NAME = "orchestrate_nb"
+
+
+class RunOutputStream:
+    """A text file whose lines become log lines of a flow run."""
+
+    def __init__(self, flow_run_id: str, level: int) -> None:
+        self.flow_run_id = flow_run_id
+        self.level = level
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        *lines, self._pending = (self._pending + text).split("\n")
+        for line in lines:
+            self._emit(line)
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._emit(self._pending)
+            self._pending = ""
+
+    def _emit(self, line: str) -> None:
+        from orchestrate_nb.runtime.reporting import get_reporter
+
+        get_reporter().emit(LogEmitted(self.flow_run_id, None, self.level, LOGGER_NAME, line,
+                                       dt.datetime.now(dt.timezone.utc)))
+
+
+class OrchestrateEngine(NBClientEngine):  # type: ignore[misc]
+    @classmethod
+    def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
+        run_id = adopted_flow_run_id()
+        if run_id is not None:
+            if kwargs.get("stdout_file") is None:
+                kwargs["stdout_file"] = RunOutputStream(run_id, logging.INFO)
+            if kwargs.get("stderr_file") is None:
+                kwargs["stderr_file"] = RunOutputStream(run_id, logging.WARNING)
+        return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+
+def register() -> str:
+    """The engine's name, registered with papermill (also when its entry point is not
+    installed, e.g. in a source checkout not reinstalled since)."""
+    from papermill.engines import papermill_engines
+
+    papermill_engines.register(ENGINE_NAME, OrchestrateEngine)
+    return ENGINE_NAME

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from synthetic_runs import SyntheticRuns
@@ -97,5 +98,21 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
             code = int(exit_.code or 0)
         captured = capsys.readouterr()
         return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+Query = Callable[..., list[dict[str, Any]]]
+
+
+@pytest.fixture
+def query(database: Any) -> Query:
+    """``query("SELECT ... WHERE x = :x", x=1)`` → rows as dicts, read through the
+    ``database`` fixture of the test's folder."""
+    from sqlalchemy import text
+
+    def run(sql: str, **params: Any) -> list[dict[str, Any]]:
+        with database.read() as conn:
+            return [dict(row._mapping) for row in conn.execute(text(sql), params)]
 
     return run

@@ -12,7 +12,6 @@ from deploy_helpers import deployment_values, write_notebook
 from orchestrate_nb.settings import load_settings
 from orchestrate_nb.store.database import Database, open_database
 
-Query = Callable[..., list[dict[str, Any]]]
 
 @pytest.fixture
 def notebook(tmp_path: Path) -> Path:
@@ -26,16 +25,6 @@ def database(database_url: str) -> Iterator[Database]:
     database.dispose()
 
 
-@pytest.fixture
-def query(database: Database) -> Query:
-    """``query("SELECT ... WHERE x = :x", x=1)`` → rows as dicts."""
-    from sqlalchemy import text
-
-    def run(sql: str, **params: Any) -> list[dict[str, Any]]:
-        with database.read() as conn:
-            return [dict(row._mapping) for row in conn.execute(text(sql), params)]
-
-    return run
 
 
 @pytest.fixture

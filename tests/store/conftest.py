@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
 from orchestrate_nb.settings import Settings, load_settings
 from orchestrate_nb.store.database import Database, open_database
 from orchestrate_nb.store.reporter import StoreReporter, create_store_reporter
-
-Query = Callable[..., list[dict[str, Any]]]
 
 
 @pytest.fixture
@@ -33,13 +30,3 @@ def database(settings: Settings) -> Iterator[Database]:
     database.dispose()
 
 
-@pytest.fixture
-def query(database: Database) -> Query:
-    """``query("SELECT ... WHERE x = :x", x=1)`` → rows as dicts."""
-    from sqlalchemy import text
-
-    def run(sql: str, **params: Any) -> list[dict[str, Any]]:
-        with database.read() as conn:
-            return [dict(row._mapping) for row in conn.execute(text(sql), params)]
-
-    return run

@@ -42,7 +42,7 @@ from orchestrate_nb.runtime.logging import (
     set_print_logger,
 )
 from orchestrate_nb.runtime.names import generate_flow_run_name, render_run_name
-from orchestrate_nb.runtime.records import FlowRun
+from orchestrate_nb.runtime.records import FlowRun, enter_state
 from orchestrate_nb.runtime.reporting import get_reporter
 from orchestrate_nb.runtime.watchers import watch_flow_run
 
@@ -82,13 +82,7 @@ class FlowRunEngine:
 
     def set_state(self, state: State) -> None:
         fr = self.flow_run
-        fr.state = state
-        if state.type is StateType.RUNNING:
-            fr.run_count += 1
-            if fr.start_time is None:
-                fr.start_time = state.timestamp
-        elif state.is_final():
-            fr.end_time = state.timestamp
+        enter_state(fr, state)
         self.reporter.emit(StateChanged("flow", fr.id, fr.id, state.type.value, state.name,
                                         state.message, state.timestamp))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
-from orchestrate_nb.core.states import State
+from orchestrate_nb.core.states import State, StateType
 
 
 class TaskRun:
@@ -56,3 +56,15 @@ class FlowRun:
 
     def __repr__(self) -> str:
         return f"FlowRun(name={self.name!r}, id={self.id!r}, state={self.state!r})"
+
+
+def enter_state(run: TaskRun | FlowRun, state: State) -> None:
+    """Move a run record into ``state``: run_count counts RUNNING entries, start_time is
+    the first of them, end_time the entry into a final state."""
+    run.state = state
+    if state.type is StateType.RUNNING:
+        run.run_count += 1
+        if run.start_time is None:
+            run.start_time = state.timestamp
+    elif state.is_final():
+        run.end_time = state.timestamp

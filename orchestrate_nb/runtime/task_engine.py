@@ -48,7 +48,7 @@ from orchestrate_nb.runtime.logging import (
     set_print_logger,
 )
 from orchestrate_nb.runtime.names import render_run_name
-from orchestrate_nb.runtime.records import TaskRun
+from orchestrate_nb.runtime.records import TaskRun, enter_state
 from orchestrate_nb.runtime.reporting import get_reporter
 from orchestrate_nb.runtime.retries import retry_delay
 
@@ -69,7 +69,6 @@ def task_cache_for(task: Task[Any, Any], task_run: TaskRun, parameters: dict[str
 if TYPE_CHECKING:
     from orchestrate_nb.core.tasks import Task
 
-_RUNNING = StateType.RUNNING
 _hooks_log = logging.getLogger("orchestrate_nb.hooks")
 
 
@@ -117,13 +116,7 @@ class TaskRunEngine:
     # -- states --------------------------------------------------------------------------
     def set_state(self, state: State) -> None:
         tr = self.task_run
-        tr.state = state
-        if state.type is _RUNNING:
-            tr.run_count += 1
-            if tr.start_time is None:
-                tr.start_time = state.timestamp
-        elif state.is_final():
-            tr.end_time = state.timestamp
+        enter_state(tr, state)
         cache_key = state.details.get("cache_key") if state.details else None
         self.reporter.emit(StateChanged("task", tr.id, tr.flow_run_id, state.type.value,
                                         state.name, state.message, state.timestamp, cache_key))

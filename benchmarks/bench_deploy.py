@@ -9,10 +9,12 @@ baseline measured in the same run, interleaved with ours:
   until the run is COMPLETED (the SQLite store polled with ``sqlite3`` every 20 ms), with
   ``orchestrate-nb worker start --run-once`` launched as soon as the trigger returns.
   Target: ≤ 1.10× the baseline.
-- pickup latency: a long-running ``orchestrate-nb worker start`` (warmed up by one run); a
-  run is created due 1 s ahead (``trigger_deployment(now=...)``), and the latency is its
+  This is the cold path: a worker process is started for each run.
+- a scheduled run on a long-running ``orchestrate-nb worker start`` (warmed up by one run):
+  a run is created due 1 s ahead (``trigger_deployment(now=...)``); pickup latency is its
   ``scheduled_time`` → the RUNNING state's timestamp (``run_states``), and → the PENDING
-  claim's. Target: ≤ 1 s.
+  claim's (target: ≤ 1 s); its orchestrated wall time is ``scheduled_time`` → COMPLETED,
+  against the same bare papermill baseline (target: ≤ 1.10×).
 
 Everything runs in a temporary ORCHESTRATE_NB_HOME; every process started is stopped.
 
@@ -246,11 +248,13 @@ def measure_pickup(home: Path, runs: int) -> list[dict[str, float]]:
                 raise RuntimeError(f"the worker exited {worker.returncode}")
             states, scheduled = store.history(run_id), store.scheduled_time(run_id)
             one = {"to_pending": states["PENDING"] - scheduled,
-                   "to_running": states["RUNNING"] - scheduled}
+                   "to_running": states["RUNNING"] - scheduled,
+                   "to_completed": states["COMPLETED"] - scheduled}
             if i:
                 results.append(one)
-            progress(f"pickup {'warm-up' if not i else f'{i}/{runs}'}: claimed "
-                     f"{one['to_pending']:.3f} s, running {one['to_running']:.3f} s after due")
+            progress(f"scheduled {'warm-up' if not i else f'{i}/{runs}'}: claimed "
+                     f"{one['to_pending']:.3f} s, running {one['to_running']:.3f} s, "
+                     f"completed {one['to_completed']:.3f} s after due")
     finally:
         store.close()
         if worker.poll() is None:
@@ -284,11 +288,16 @@ def main() -> None:
     base, wall = statistics.median(bare), med(ours, "wall")
     ratio = wall / base
     pending, running = med(pickup, "to_pending"), med(pickup, "to_running")
+    served = med(pickup, "to_completed")
     print(f"\nMedians of {args.runs} runs (after one warm-up each), baselines interleaved.")
     print_table(
         ["metric", "ours", "baseline", "target", "ok?"],
-        [["notebook run, trigger → COMPLETED", fmt(wall, 2, " s"), fmt(base, 2, " s"),
-          "", ""],
+        [["scheduled run, running worker: due → COMPLETED", fmt(served, 2, " s"),
+          fmt(base, 2, " s"), "", ""],
+         ["  overhead ratio vs bare papermill", fmt(served / base, 2, "×"), "1.00×",
+          f"≤ {OVERHEAD_TARGET:.2f}×", verdict(served / base, OVERHEAD_TARGET)],
+         ["cold: `deployment run` + `worker start --run-once` → COMPLETED",
+          fmt(wall, 2, " s"), fmt(base, 2, " s"), "", ""],
          ["  overhead ratio vs bare papermill", fmt(ratio, 2, "×"), "1.00×",
           f"≤ {OVERHEAD_TARGET:.2f}×", verdict(ratio, OVERHEAD_TARGET)],
          ["pickup: scheduled_time → RUNNING", fmt(running, 3, " s"), "—",
@@ -298,10 +307,10 @@ def main() -> None:
     print("\nWhere the orchestrated run's time goes (medians; run_states timestamps; the CLI "
           "step overlaps the next, as SCHEDULED is written before the CLI exits):")
     print_table(
-        ["step", "median"],
+        ["step (cold path)", "median"],
         [["`deployment run` CLI process (launch → exit)", fmt(med(ours, "trigger_cli"), 3, " s")],
          ["SCHEDULED → PENDING (worker start + claim)", fmt(med(ours, "to_claim"), 3, " s")],
-         ["PENDING → RUNNING (execute child start)", fmt(med(ours, "child_start"), 3, " s")],
+         ["PENDING → RUNNING (run process start)", fmt(med(ours, "child_start"), 3, " s")],
          ["RUNNING → COMPLETED (papermill in the child)", fmt(med(ours, "papermill"), 3, " s")],
          ["bare papermill subprocess (baseline)", fmt(base, 3, " s")]])
     print()

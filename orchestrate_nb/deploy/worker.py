@@ -2,18 +2,24 @@
 
 Each iteration (``Worker.loop(now)``; tests pass the time) does, in order:
 
-1. a scheduler pass (``schedule_due_runs``), so schedules fire with no other process;
-2. a reaper pass (``deploy/reaper.py``): runs of dead workers → CRASHED, retries created;
+1. a scheduler pass (``schedule_due_runs``), so schedules fire with no other process (at
+   most every ``maintenance_seconds``, 1 s: the scheduler pre-creates each next run, so a
+   run is claimable the moment it is due whenever the pass runs);
+2. a reaper pass (``deploy/reaper.py``): runs of dead workers → CRASHED, retries created
+   (as often as the scheduler pass);
 3. polls its children: a run whose state became CANCELLING has its child's process group
    killed and ends CANCELLED; a run past its deployment's ``timeout_seconds`` is killed and
    ends FAILED; a child that exited leaving its run active ends it CRASHED;
 4. heartbeats its runs (every ``heartbeat_seconds``);
-5. claims due runs (``store/claims.py``) up to ``limit`` running at once, and starts
-   ``python -m orchestrate_nb.deploy.execute RUN_ID`` for each, in a new session (its own
-   process group), output to ``ORCHESTRATE_NB_HOME/runs/<run id>.log``.
+5. claims due runs (``store/claims.py``) up to ``limit`` running at once, and starts a
+   process for each (``deploy/launcher.py``: forked from a server that has the engine, the
+   store and papermill imported, in a session of its own, output to
+   ``ORCHESTRATE_NB_HOME/runs/<run id>.log``) that runs ``execute.main([run_id])``.
 
-``run_forever`` repeats this every ``poll`` seconds (0.25: a due run starts within 1 s).
-With ``run_once`` it claims in its first iteration only and returns once its children end.
+``run_forever`` repeats this every ``poll`` seconds (0.25: a due run starts within 1 s), and
+at once when one of its runs' processes exits, so a freed slot is refilled without delay.
+With ``run_once`` it claims in its first iteration only and returns once its children end;
+if the store stays unreachable it gives up with a one-line error instead of retrying forever.
 On SIGTERM/SIGINT (or ``stop_event``) it stops claiming, waits up to ``grace_seconds`` for
 its children, then kills the rest: their runs end CRASHED ("worker stopped"), so a
 deployment's retries apply to them as to any crash.
@@ -23,20 +29,21 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from multiprocessing.connection import wait as wait_for_objects
 from pathlib import Path
 
 from sqlalchemy import select
 
+from orchestrate_nb.deploy.launcher import RunProcess, warm_up
 from orchestrate_nb.deploy.reaper import reap
 from orchestrate_nb.deploy.scheduler import schedule_due_runs, utcnow
-from orchestrate_nb.settings import FLOW_RUN_ID_ENV, load_settings
+from orchestrate_nb.errors import StoreError
+from orchestrate_nb.settings import load_settings
 from orchestrate_nb.store import claims
 from orchestrate_nb.store.database import Database
 from orchestrate_nb.store.orm import Deployment
@@ -44,12 +51,14 @@ from orchestrate_nb.store.processes import ProcessIdentity, current_process
 
 logger = logging.getLogger("orchestrate_nb.worker")
 POLL_SECONDS = 0.25
+RUN_ONCE_ATTEMPTS = 10  # a --run-once worker gives up when the store stays unreachable
+FAILURE_WAIT_SECONDS = 1.0  # between iterations that failed
 
 
 @dataclass
 class Child:
     run_id: str
-    process: subprocess.Popen[bytes]
+    process: RunProcess
     deadline: float | None  # monotonic time the run times out at
 
 
@@ -63,14 +72,22 @@ class Worker:
     grace_seconds: float = 30.0
     identity: ProcessIdentity = field(default_factory=current_process)
     children: dict[str, Child] = field(default_factory=dict)
+    maintenance_seconds: float = 1.0  # how often to run the scheduler and the reaper
     _claimed_once: bool = False
     _last_heartbeat: float = 0.0
+    _last_maintenance: dt.datetime | None = None
+    _failure: str = ""
+    _failing_since: float | None = None
+    _last_failure_log: float = 0.0
 
     def loop(self, now: dt.datetime | None = None, claim: bool = True) -> int:
         """One iteration; returns how many runs it started."""
         now = now or utcnow()
-        schedule_due_runs(self.database, now)
-        reap(self.database, now)
+        if self._last_maintenance is None or \
+                (now - self._last_maintenance).total_seconds() >= self.maintenance_seconds:
+            self._last_maintenance = now
+            schedule_due_runs(self.database, now)
+            reap(self.database, now)
         self._poll_children(now)
         self._heartbeat(now)
         if not claim or (self.run_once and self._claimed_once):
@@ -80,20 +97,51 @@ class Worker:
 
     def run_forever(self, poll: float = POLL_SECONDS,
                     stop_event: threading.Event | None = None) -> None:
+        """Loop until stopped (SIGTERM/SIGINT, ``stop_event``, or ``run_once`` done); between
+        iterations it waits ``poll`` seconds, or less when one of its runs' processes exits,
+        so that a freed slot is filled at once."""
         stop = stop_event or threading.Event()
-        _stop_on_signals(stop)
-        while not stop.is_set():
-            self._safe_loop()
-            if self.run_once and self._claimed_once and not self.children:
-                return
-            stop.wait(poll)
-        self.shutdown(poll)
+        previous = _stop_on_signals(stop)
+        try:
+            warm_up()
+            failures = 0
+            while not stop.is_set():
+                failures = 0 if self._safe_loop() else failures + 1
+                if self.run_once and self._claimed_once and not self.children:
+                    return
+                if self.run_once and not self._claimed_once and failures >= RUN_ONCE_ATTEMPTS:
+                    raise StoreError(f"the worker cannot reach the run store: {self._failure}")
+                self._wait(poll if not failures else max(poll, FAILURE_WAIT_SECONDS), stop)
+            self.shutdown(poll)
+        finally:
+            _restore_signals(previous)
 
-    def _safe_loop(self, claim: bool = True) -> None:
+    def _wait(self, seconds: float, stop: threading.Event) -> None:
+        sentinels = [child.process.sentinel for child in self.children.values()]
+        if sentinels:
+            wait_for_objects(sentinels, timeout=seconds)
+        else:
+            stop.wait(seconds)
+
+    def _safe_loop(self, claim: bool = True) -> bool:
+        """One iteration; False when it failed (logged with its traceback the first time,
+        then once a minute while it keeps failing)."""
         try:
             self.loop(claim=claim)
-        except Exception:  # a database hiccup must not stop the worker
-            logger.exception("worker iteration failed; retrying")
+        except Exception as exc:  # a database hiccup must not stop the worker
+            self._failure = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+            if self._failing_since is None:
+                self._failing_since = self._last_failure_log = time.monotonic()
+                logger.exception("worker iteration failed; retrying")
+            elif time.monotonic() - self._last_failure_log >= 60:
+                self._last_failure_log = time.monotonic()
+                logger.warning("worker iterations still failing after %.0f s: %s",
+                               time.monotonic() - self._failing_since, self._failure)
+            return False
+        if self._failing_since is not None:
+            logger.info("worker iterations succeed again")
+            self._failing_since = None
+        return True
 
     def shutdown(self, poll: float = POLL_SECONDS) -> None:
         """Wait up to ``grace_seconds`` for the children, then kill the rest (CRASHED)."""
@@ -123,11 +171,7 @@ class Worker:
     def _start(self, run_id: str, timeout: float | None) -> None:
         log = run_log_path(run_id)
         log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "ab") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "orchestrate_nb.deploy.execute", run_id],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True, env={**os.environ, FLOW_RUN_ID_ENV: run_id})
+        process = RunProcess(run_id, log)
         deadline = None if timeout is None else time.monotonic() + timeout
         self.children[run_id] = Child(run_id, process, deadline)
         logger.info("started run %s (pid %d)", run_id, process.pid)
@@ -144,15 +188,14 @@ class Worker:
                           only_from=("CANCELLING",))
             elif child.deadline is not None and time.monotonic() > child.deadline:
                 self._end(child, "FAILED", "TimedOut", "the run timed out", now)
-            elif child.process.poll() is not None:
-                code = child.process.returncode
+            elif (code := child.process.poll()) is not None:
                 self._end(child, "CRASHED", "Crashed",
                           f"the run's process exited with code {code} before it finished", now)
 
     def _end(self, child: Child, state_type: str, name: str, message: str, now: dt.datetime,
              only_from: tuple[str, ...] = claims.ACTIVE) -> None:
         """Stop the child (if still running) and end its run, unless it already ended."""
-        kill_group(child.process)
+        child.process.kill()
         with self.database.write() as conn:
             claims.set_state(conn, child.run_id, state_type, name, message, now, only_from)
         del self.children[child.run_id]
@@ -164,23 +207,23 @@ class Worker:
                 claims.heartbeat(conn, list(self.children), now)
 
 
-def kill_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the child's process group (its kernel, in a session of its own, exits when
-    it sees its parent gone) and reap it."""
-    if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    process.wait()
-
-
 def run_log_path(run_id: str) -> Path:
     return load_settings().home / "runs" / f"{run_id}.log"
 
 
-def _stop_on_signals(stop: threading.Event) -> None:
+Handlers = dict[int, Callable[..., object] | int | None]
+
+
+def _stop_on_signals(stop: threading.Event) -> Handlers:
+    """Make SIGTERM/SIGINT set ``stop``; the handlers replaced (to restore afterwards)."""
     if threading.current_thread() is not threading.main_thread():
-        return
+        return {}
+    previous: Handlers = {}
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        previous[signum] = signal.signal(signum, lambda *_: stop.set())
+    return previous
+
+
+def _restore_signals(previous: Handlers) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler if handler is not None else signal.SIG_DFL)

@@ -168,10 +168,9 @@ def _set_paused(name: str, paused: bool) -> int:
 
 def remove(args: argparse.Namespace) -> int:
     from orchestrate_nb.cli.format import make_console
-    from orchestrate_nb.store import deployments as store
+    from orchestrate_nb.deploy.deployments import remove_deployment
 
-    with _database() as database, store.write(database) as conn:
-        dropped = store.delete_deployment(conn, args.name)
+    dropped = remove_deployment(args.name)
     extra = f" ({dropped} run(s) not started yet dropped)" if dropped else ""
     make_console().print(f"Removed deployment {args.name!r}{extra}; its run history is kept.")
     return 0
@@ -216,9 +215,21 @@ def _table(found: list[tuple[DeploymentInfo, dt.datetime | None]]) -> Table:
 
     table = Table(title=f"{len(found)} deployment{'s' if len(found) != 1 else ''}",
                   title_justify="left", header_style="bold")
-    for column in ("NAME", "KIND", "SCHEDULE", "NEXT RUN", "PAUSED", "POOL"):
+    for column in ("NAME", "FLOW", "KIND", "SCHEDULE", "NEXT RUN", "PAUSED", "POOL"):
         table.add_column(column)
     for info, scheduled in found:
-        table.add_row(info.name, info.kind, _schedule_words(info), _next_run(info, scheduled),
-                      "yes" if info.paused else "no", info.pool)
+        table.add_row(info.name, _what_runs(info), info.kind, _schedule_words(info),
+                      _next_run(info, scheduled), "yes" if info.paused else "no", info.pool)
     return table
+
+
+def _what_runs(info: DeploymentInfo) -> str:
+    """The notebook's file name, ``file.py:fn``, or (pickled by value) the flow's name."""
+    from pathlib import Path
+
+    if info.kind == "notebook":
+        return Path(info.entrypoint).name
+    if info.kind == "python":
+        file, _, function = info.entrypoint.rpartition(":")
+        return f"{Path(file).name}:{function}"
+    return info.flow_name

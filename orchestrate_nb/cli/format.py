@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from collections.abc import Iterable, Sequence
 
@@ -16,13 +17,14 @@ from rich.text import Text
 
 from orchestrate_nb.core.states import StateType
 from orchestrate_nb.errors import OrchestrateError
-from orchestrate_nb.store.views import EdgeInfo, FlowRunInfo, LogInfo, TaskRunInfo
+from orchestrate_nb.store.views import EdgeInfo, FlowRunInfo, LogInfo, StateInfo, TaskRunInfo
 
 
 class InvalidArgument(OrchestrateError, ValueError):
     """A command-line value that cannot be understood (a duration, a state name)."""
 
 
+PIPE_WIDTH = 120
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 STATE_STYLES = {
@@ -87,7 +89,12 @@ def short_id(run_id: str) -> str:
 def make_console(stderr: bool = False) -> Console:
     # Resolved at each call so that redirected streams (tests, pipes) are honoured.
     # Messages and log lines are not wrapped (they stay greppable); tables fit the width.
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    # Not on a terminal (a pipe, a notebook's `!orchestrate-nb ...`) and no COLUMNS given,
+    # rich would assume 80 columns and truncate names: allow a notebook's width instead.
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console.width = PIPE_WIDTH
+    return console
 
 
 def flow_runs_table(runs: Sequence[FlowRunInfo]) -> Table:
@@ -125,6 +132,20 @@ def flow_run_header(run: FlowRunInfo) -> Table:
     for label, value in rows:
         grid.add_row(label, value)
     return grid
+
+
+def state_history_lines(states: Sequence[StateInfo]) -> Group:
+    """The flow run's own states, oldest first: ``12:00:01  Paused  waiting; resume with: ...``."""
+    lines = [Text("States", style="bold")]
+    for state in states:
+        if state.task_run_id is not None:
+            continue
+        line = Text(f"  {format_time(state.timestamp, time_only=True)}  ", style="grey50")
+        line.append_text(state_text(state.type, state.name))
+        if state.message:
+            line.append(f"  {state.message}")
+        lines.append(line)
+    return Group(*lines)
 
 
 def _more(shown: int, total: int, what: str) -> list[Text]:

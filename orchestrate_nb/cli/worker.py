@@ -22,11 +22,14 @@ def register(subparsers: Any) -> None:
 
 
 def start_worker(args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        raise OrchestrateError(f"--limit must be at least 1, got {args.limit}")
+    from orchestrate_nb.deploy.launcher import warm_up
+
+    warm_up()  # the fork server's imports overlap the worker's own start
     from orchestrate_nb.deploy.worker import Worker
     from orchestrate_nb.store.database import open_database
 
-    if args.limit < 1:
-        raise OrchestrateError(f"--limit must be at least 1, got {args.limit}")
     database = open_database()
     try:
         Worker(database, pool=args.pool, limit=args.limit, run_once=args.run_once).run_forever()

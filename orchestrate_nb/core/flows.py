@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Iterable
-from typing import Any, Generic, TypeVar, overload
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from typing_extensions import ParamSpec
 
 from orchestrate_nb.core import options as opt
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -110,6 +113,26 @@ class Flow(Generic[P, R]):
             raise TypeError(f"flow {self.name!r}: unknown option(s) {', '.join(sorted(unknown))}")
         current.update(changes)
         return Flow(self.fn, **current)
+
+    def serve(self, name: str | None = None, *, cron: str | None = None,
+              interval: float | dt.timedelta | None = None, rrule: str | None = None,
+              timezone: str = "UTC", parameters: Mapping[str, Any] | None = None,
+              tags: Iterable[str] | None = None, retries: int = 0,
+              retry_delay_seconds: float = 0, timeout_seconds: float | None = None,
+              catchup: str = "latest", limit: int | None = None,
+              pause_on_shutdown: bool = True, print_starting_message: bool = True) -> None:
+        """Deploy this flow as ``name`` (the flow's name by default) with an optional
+        schedule, and execute its runs in this process until SIGINT/SIGTERM (Ctrl-C, or
+        interrupting the kernel); ``limit`` runs at once. Works for flows defined in a
+        notebook cell or a ``__main__`` script too (they are deployed by value). Trigger a
+        run with ``orchestrate-nb deployment run NAME``. See ``deploy/serve.py``."""
+        from orchestrate_nb.deploy.serve import serve
+
+        serve(self, name, cron=cron, interval=interval, rrule=rrule, timezone=timezone,
+              parameters=parameters, tags=tags, retries=retries,
+              retry_delay_seconds=retry_delay_seconds, timeout_seconds=timeout_seconds,
+              catchup=catchup, limit=limit, pause_on_shutdown=pause_on_shutdown,
+              print_starting_message=print_starting_message)
 
     def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
         from orchestrate_nb.runtime.flow_engine import call_flow

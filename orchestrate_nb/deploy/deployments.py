@@ -2,8 +2,10 @@
 
 ``deploy_notebook`` checks the notebook exists, the parameters against its ``parameters``
 cell, the schedule and the options, then writes (or updates) the deployment in one
-transaction. ``trigger_deployment`` checks parameters the same way and creates a run
-SCHEDULED for now, for a worker to execute.
+transaction; ``deploy_flow`` does the same for a flow, given as ``file.py:fn`` or as a
+``Flow`` object (pickled when no file can name it: ``flow_pickles.py``).
+``trigger_deployment`` checks parameters the same way and creates a run SCHEDULED for now,
+for a worker to execute.
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ from orchestrate_nb.core.schedules import (
     RRuleSchedule,
     Schedule,
     zone,
+)
+from orchestrate_nb.deploy.flow_pickles import (
+    PICKLED,
+    file_entrypoint,
+    load_pickled_flow,
+    remove_pickle,
+    staged_pickle,
 )
 from orchestrate_nb.deploy.parameters import (
     check_flow_parameters,
@@ -92,20 +101,40 @@ def deploy_notebook(path: str | Path, name: str, cron: str | None = None,
     return _save(values)
 
 
-def deploy_flow(entrypoint: str, name: str, cron: str | None = None,
+def deploy_flow(flow: str | Flow[Any, Any], name: str | None = None, cron: str | None = None,
                 interval: float | dt.timedelta | None = None, rrule: str | None = None,
                 timezone: str = "UTC", parameters: Mapping[str, Any] | None = None,
                 pool: str = "default", retries: int = 0, retry_delay_seconds: float = 0,
                 timeout_seconds: float | None = None, tags: Iterable[str] | None = None,
                 catchup: str = "latest", paused: bool = False) -> DeploymentInfo:
-    """Deploy the ``@flow`` at ``path/file.py:flow_fn``."""
-    path, flow = load_flow(entrypoint)
-    checked = check_flow_parameters(flow, parameters or {})
-    values = _common_values(name, cron, interval, rrule, timezone, pool, retries,
-                            retry_delay_seconds, timeout_seconds, tags, catchup, paused)
-    values.update(kind="python", entrypoint=f"{path}:{entrypoint.rpartition(':')[2]}",
-                  flow_name=flow.name, parameters=checked or None)
-    return _save(values)
+    """Deploy the ``@flow`` at ``path/file.py:flow_fn``, or a ``Flow`` object: by its file
+    entrypoint when it has one, else by value (``deploy/flow_pickles.py``). ``name``
+    defaults to the flow's name."""
+    loaded, entrypoint = _flow_and_entrypoint(flow)
+    checked = check_flow_parameters(loaded, parameters or {})
+    values = _common_values(loaded.name if name is None else name, cron, interval, rrule,
+                            timezone, pool, retries, retry_delay_seconds, timeout_seconds,
+                            tags, catchup, paused)
+    values.update(flow_name=loaded.name, parameters=checked or None)
+    if entrypoint is not None:
+        values.update(kind="python", entrypoint=entrypoint)
+        return _save(values)
+    with staged_pickle(loaded, values["name"]) as pickled:
+        values.update(kind=PICKLED, entrypoint=str(pickled))
+        return _save(values)
+
+
+def _flow_and_entrypoint(flow: str | Flow[Any, Any]) -> tuple[Flow[Any, Any], str | None]:
+    """The flow, and its ``file.py:fn`` entrypoint (None: it is deployed by value)."""
+    from orchestrate_nb.core.flows import Flow
+
+    if isinstance(flow, str):
+        path, loaded = load_flow(flow)
+        return loaded, f"{path}:{flow.rpartition(':')[2]}"
+    if not isinstance(flow, Flow):
+        raise DeploymentError(f"deploy_flow takes a @flow or 'path/file.py:flow_fn', not "
+                              f"{type(flow).__name__}")
+    return flow, file_entrypoint(flow)
 
 
 def _common_values(name: str, cron: str | None, interval: float | dt.timedelta | None,
@@ -159,7 +188,23 @@ def _save(values: dict[str, Any]) -> DeploymentInfo:
 
     with open_store() as database, store.write(database) as conn:
         store.save_deployment(conn, values, dt.datetime.now(UTC))
-        return store.get_deployment(conn, values["name"])
+        saved = store.get_deployment(conn, values["name"])
+    if saved.kind != PICKLED:  # (it may have been a pickled flow before)
+        remove_pickle(saved.name)
+    return saved
+
+
+def remove_deployment(name: str, database: Database | None = None) -> int:
+    """Delete the deployment ``name`` (and its pickled flow, if any), and its runs not
+    started yet; run history is kept. Returns how many runs were dropped."""
+    from orchestrate_nb.store import deployments as store
+
+    with open_store(database) as db, store.write(db) as conn:
+        deployment = store.get_deployment(conn, name)
+        dropped = store.delete_deployment(conn, name)
+    if deployment.kind == PICKLED and deployment.entrypoint.endswith(".pkl"):
+        Path(deployment.entrypoint).unlink(missing_ok=True)
+    return dropped
 
 
 @contextmanager
@@ -193,6 +238,15 @@ def load_flow(entrypoint: str) -> tuple[Path, Flow[Any, Any]]:
     if not isinstance(found, Flow):
         raise DeploymentError(f"{path} has no @flow named {attribute!r}")
     return path, found
+
+
+def load_deployed_flow(kind: str, entrypoint: str) -> Flow[Any, Any]:
+    """The flow a Python deployment runs: imported from its file, or unpickled."""
+    if kind == "python":
+        return load_flow(entrypoint)[1]
+    if kind == PICKLED:
+        return load_pickled_flow(entrypoint)
+    raise DeploymentError(f"a {kind!r} deployment has no Python flow")
 
 
 def _import_file(path: Path) -> Any:
@@ -233,5 +287,6 @@ def _check_trigger(deployment: DeploymentInfo,
     if deployment.kind == "notebook":
         return check_parameters(read_notebook_parameters(deployment.entrypoint),
                                 parameters or {})
-    return check_flow_parameters(load_flow(deployment.entrypoint)[1], parameters or {})
+    flow = load_deployed_flow(deployment.kind, deployment.entrypoint)
+    return check_flow_parameters(flow, parameters or {})
 

@@ -10,8 +10,10 @@ under the claimed flow run:
   the run (``runtime/session.py``). The executed notebook is written to
   ``ORCHESTRATE_NB_HOME/runs/<run id>.ipynb`` and linked from the run
   (``flow_runs.executed_notebook``), whether the run succeeded or not;
-- a Python flow (``file.py:fn``) is imported and called with the run's parameters; the flow
-  engine adopts the run id instead of creating a run.
+- a Python flow (``file.py:fn``, or a flow pickled by value: ``deploy/flow_pickles.py``) is
+  imported or unpickled and called with the run's parameters; the flow engine adopts the
+  run id instead of creating a run. A flow that cannot be loaded fails the run with one line
+  saying why (e.g. naming a missing or corrupt pickle).
 
 The run goes RUNNING, then COMPLETED, or FAILED with the exception's name and message. Every
 state change is conditional on the run still being active, so a cancellation or a crash
@@ -21,13 +23,16 @@ polls its parent), and the kernel follows it (ipykernel polls its parent too).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import inspect
 import os
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
+from orchestrate_nb.errors import DeploymentError
 from orchestrate_nb.settings import FLOW_RUN_ID_ENV, load_settings
 from orchestrate_nb.store import claims
 from orchestrate_nb.store.database import Database, open_database
@@ -94,7 +99,9 @@ def _run(database: Database, run_id: str, kind: str, entrypoint: str,
     try:
         if kind == "notebook":
             return _run_notebook(database, run_id, Path(entrypoint), parameters)
-        return _run_flow(run_id, entrypoint, parameters)
+        return _run_flow(run_id, kind, entrypoint, parameters)
+    except DeploymentError as exc:  # the flow could not be loaded: the message says why
+        return str(exc)
     except Exception as exc:
         return describe(exc)
 
@@ -128,18 +135,25 @@ def _run_notebook(database: Database, run_id: str, notebook: Path,
     return None
 
 
-def _run_flow(run_id: str, entrypoint: str, parameters: dict[str, Any]) -> str | None:
-    from orchestrate_nb.deploy.deployments import load_flow
+def _run_flow(run_id: str, kind: str, entrypoint: str,
+              parameters: dict[str, Any]) -> str | None:
+    from orchestrate_nb.deploy.deployments import load_deployed_flow
     from orchestrate_nb.runtime.context import adopted_flow_run_ctx
     from orchestrate_nb.runtime.reporting import flush_and_close_store
 
-    flow = load_flow(entrypoint)[1]
+    flow = load_deployed_flow(kind, entrypoint)
     adopted_flow_run_ctx.set(run_id)
     state = flow(**parameters, return_state=True)
+    if inspect.isawaitable(state):  # an ``async def`` flow
+        state = asyncio.run(_awaited(state))
     flush_and_close_store()  # its task runs are in the store before the run ends
     if state.is_completed():
         return None
     return state.message or state.name
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
 
 
 def _exit_with_parent() -> None:

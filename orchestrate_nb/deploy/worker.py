@@ -12,7 +12,7 @@ Each iteration (``Worker.loop(now)``; tests pass the time) does, in order:
    ends FAILED; a child that exited leaving its run active ends it CRASHED;
 4. heartbeats its runs (every ``heartbeat_seconds``);
 5. claims due runs (``store/claims.py``) up to ``limit`` running at once, and starts a
-   process for each (``deploy/launcher.py``: forked from a server that has the engine, the
+   process for each (``deploy/launcher.py``: forked from a zygote that has the engine, the
    store and papermill imported, in a session of its own, output to
    ``ORCHESTRATE_NB_HOME/runs/<run id>.log``) that runs ``execute.main([run_id])``.
 
@@ -111,15 +111,18 @@ class Worker:
                     return
                 if self.run_once and not self._claimed_once and failures >= RUN_ONCE_ATTEMPTS:
                     raise StoreError(f"the worker cannot reach the run store: {self._failure}")
-                self._wait(poll if not failures else max(poll, FAILURE_WAIT_SECONDS), stop)
+                if failures:
+                    self._wait(max(poll, FAILURE_WAIT_SECONDS), stop, wake_on_exit=False)
+                else:
+                    self._wait(poll, stop)
             self.shutdown(poll)
         finally:
             _restore_signals(previous)
 
-    def _wait(self, seconds: float, stop: threading.Event) -> None:
-        sentinels = [child.process.sentinel for child in self.children.values()]
-        if sentinels:
-            wait_for_objects(sentinels, timeout=seconds)
+    def _wait(self, seconds: float, stop: threading.Event, wake_on_exit: bool = True) -> None:
+        sentinels = {child.process.sentinel for child in self.children.values()} - {-1}
+        if sentinels and wake_on_exit:
+            wait_for_objects(list(sentinels), timeout=seconds)
         else:
             stop.wait(seconds)
 

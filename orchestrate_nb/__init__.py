@@ -25,23 +25,29 @@ _EXPORTS = {
     "State": "orchestrate_nb.core.states",
     "OrchestrateError": "orchestrate_nb.errors",
     "deploy_notebook": "orchestrate_nb.deploy.deployments",
+    "deploy_flow": "orchestrate_nb.deploy.deployments",
+    "pause_flow_run": "orchestrate_nb.runtime.pause",
+    "resume_flow_run": "orchestrate_nb.flow_runs",
 }
 
 __all__ = [
     "Flow", "OrchestrateError", "State", "Task", "allow_failure", "as_completed",
-    "deploy_notebook", "flow", "get_run_logger", "tags", "task", "unmapped", "wait",
+    "deploy_flow", "deploy_notebook", "flow", "get_run_logger", "pause_flow_run",
+    "resume_flow_run", "tags", "task", "unmapped", "wait",
 ]
 
 if TYPE_CHECKING:
     from orchestrate_nb.core.flows import Flow, flow
     from orchestrate_nb.core.states import State
     from orchestrate_nb.core.tasks import Task, task
-    from orchestrate_nb.deploy.deployments import deploy_notebook
+    from orchestrate_nb.deploy.deployments import deploy_flow, deploy_notebook
     from orchestrate_nb.errors import OrchestrateError
+    from orchestrate_nb.flow_runs import resume_flow_run
     from orchestrate_nb.runtime.context import tags
     from orchestrate_nb.runtime.futures import as_completed, wait
     from orchestrate_nb.runtime.inputs import allow_failure, unmapped
     from orchestrate_nb.runtime.logging import get_run_logger
+    from orchestrate_nb.runtime.pause import pause_flow_run
 
 
 def load_ipython_extension(ipython: Any) -> None:

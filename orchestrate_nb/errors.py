@@ -65,3 +65,15 @@ class ConcurrencySlotTimeout(OrchestrateError, TimeoutError):
 
 class DeploymentError(OrchestrateError, ValueError):
     """A deployment, its schedule or its parameters cannot be accepted (nothing is written)."""
+
+
+class PauseError(OrchestrateError, RuntimeError):
+    """A flow run cannot be paused here (outside a flow, in a task, without a run store)."""
+
+
+class FlowPauseTimeout(OrchestrateError, TimeoutError):
+    """A paused flow run was not resumed within its ``timeout`` (Prefect's name)."""
+
+
+class ResumeError(OrchestrateError, ValueError):
+    """A flow run cannot be resumed: it is not paused, or the input given is refused."""

@@ -92,9 +92,17 @@ def make_console(stderr: bool = False) -> Console:
     # Not on a terminal (a pipe, a notebook's `!orchestrate-nb ...`) and no COLUMNS given,
     # rich would assume 80 columns and truncate names: allow a notebook's width instead.
     console = Console(stderr=stderr, highlight=False, soft_wrap=True)
-    if not console.is_terminal and not os.environ.get("COLUMNS"):
+    if not _isatty(console.file) and not os.environ.get("COLUMNS"):
         console.width = PIPE_WIDTH
     return console
+
+
+def _isatty(stream: object) -> bool:
+    # (not ``console.is_terminal``: Jupyter sets FORCE_COLOR, which rich takes for a terminal)
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def flow_runs_table(runs: Sequence[FlowRunInfo]) -> Table:

@@ -1,10 +1,14 @@
-"""``orchestrate-nb runs``: list flow runs, show one, print (or follow) its logs."""
+"""``orchestrate-nb runs``: list flow runs, show one, print (or follow) its logs, cancel
+one, resume a paused one."""
 
 from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchestrate_nb.store.pauses import PauseInfo
 
 FOLLOW_POLL_SECONDS = 0.5
 RECOVERY_EVERY_POLLS = 20
@@ -38,6 +42,54 @@ def register(subparsers: Any) -> None:
     cancel = commands.add_parser("cancel", help="cancel a flow run (its worker stops it)")
     cancel.add_argument("id", metavar="ID", help="flow run id, or a unique prefix of it")
     cancel.set_defaults(handler=cancel_run)
+
+    resume = commands.add_parser(
+        "resume", help="resume a flow run paused by pause_flow_run()",
+        description="Resume a flow run paused by pause_flow_run(). A run that waits for "
+                    "input gets it from -p and --input, checked against the input's fields "
+                    "first: a missing, unknown or mistyped field is refused and the run "
+                    "stays paused.")
+    resume.add_argument("id", metavar="ID", help="flow run id, or a unique prefix of it")
+    resume.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", dest="params",
+                        help="an input field, converted by its type (n=3, ok=true, "
+                             "ids=[1,2]); repeatable")
+    resume.add_argument("--input", metavar="JSON",
+                        help="the input as a JSON object (-p fields are added to it)")
+    resume.set_defaults(handler=resume_run)
+
+
+def resume_run(args: argparse.Namespace) -> int:
+    """PAUSED → RUNNING ("Resumed") with the checked input; the paused process goes on."""
+    from orchestrate_nb.core.run_input import input_from_key_values
+    from orchestrate_nb.deploy.parameters import parse_key_values
+    from orchestrate_nb.errors import ResumeError
+    from orchestrate_nb.store.pauses import read_pause_info, resume_flow_run
+
+    pairs = parse_key_values(args.params)
+    given = _json_object(args.input)
+    info = read_pause_info(args.id)
+    if info.state_type != "PAUSED":
+        raise ResumeError(f"flow run {info.id} is not paused (it is {info.state_name})")
+    given.update(input_from_key_values(info.input_schema, pairs))
+    run_id = resume_flow_run(info.id, given if args.input is not None or pairs else None)
+    print(f"{run_id}: Resumed")
+    return 0
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    import json
+
+    from orchestrate_nb.errors import ResumeError
+
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ResumeError(f"--input is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ResumeError('--input must be a JSON object, like \'{"approved": true}\'')
+    return value
 
 
 def cancel_run(args: argparse.Namespace) -> int:
@@ -85,8 +137,10 @@ def show_run(args: argparse.Namespace) -> int:
         edges_table,
         flow_run_header,
         make_console,
+        state_history_lines,
         task_runs_table,
     )
+    from orchestrate_nb.store.pauses import load_pause_info
     from orchestrate_nb.store.repository import open_repository
 
     limit = args.limit if args.limit > 0 else None
@@ -96,13 +150,40 @@ def show_run(args: argparse.Namespace) -> int:
         counts = repository.count_task_runs(run.id)
         edges = repository.list_edges(run.id, limit)
         edge_count = repository.count_edges(run.id)
+        states = repository.state_history(run.id)
+        paused = load_pause_info(repository.database, run.id)
     console = make_console()
     console.print(flow_run_header(run))
+    for line in _pause_lines(paused):
+        console.print(line)
+    console.print()
+    console.print(state_history_lines(states))
     console.print()
     console.print(task_runs_table(task_runs, counts))
     console.print()
     console.print(edges_table(edges, edge_count))
     return 0
+
+
+def _pause_lines(info: PauseInfo | None) -> list[str]:
+    """How to resume a paused run (and the input it waits for), or what it was resumed with."""
+    import json
+
+    from orchestrate_nb.cli.format import format_time
+    from orchestrate_nb.core.run_input import describe_fields, resume_command
+
+    if info is None:
+        return []
+    if info.state_type == "PAUSED":
+        lines = [f"Resume with: {resume_command(info.id, info.input_schema)}"]
+        if info.input_schema is not None:
+            lines.append(f"Waiting for: {describe_fields(info.input_schema)}")
+        if info.expires is not None:
+            lines.append(f"Times out:   {format_time(info.expires)}")
+        return lines
+    if info.resume_input:
+        return [f"Resumed with: {json.dumps(info.resume_input, default=str)}"]
+    return []
 
 
 def print_logs(args: argparse.Namespace) -> int:

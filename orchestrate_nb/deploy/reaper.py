@@ -1,6 +1,6 @@
 """The reaper: runs whose worker died are marked CRASHED, and retried if they may be.
 
-A run in PENDING/RUNNING/CANCELLING is abandoned when its owner is dead: on this host, its
+A run in PENDING/RUNNING/PAUSED/CANCELLING is abandoned when its owner is dead: on this host, its
 pid is gone or belongs to another process (start-time token); on another host, it has not
 heartbeated for 60 s (``store/recovery.py``, shared with the store's crash recovery). Every
 worker reaps on each iteration, so no separate process is needed.

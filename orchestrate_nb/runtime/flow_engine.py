@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrate_nb.core.events import FlowRunCreated, StateChanged
 from orchestrate_nb.core.states import (
     AwaitingRetry,
+    Cancelled,
     Completed,
     Crashed,
     Failed,
@@ -137,6 +138,9 @@ class FlowRunEngine:
 
     def _final_state(self, outcome: tuple[bool, Any], ctx: FlowRunContext) -> State:
         ok, value = outcome
+        if self.flow_run.state.is_cancelling():  # cancelled while paused (runtime/pause.py)
+            return Cancelled(data=value if not ok else None,
+                             message=self.flow_run.state.message or "cancelled")
         if not ok:
             if isinstance(value, FlowRunTimeoutError):
                 return TimedOut(data=value, message=str(value))

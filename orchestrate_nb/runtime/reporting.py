@@ -65,11 +65,7 @@ class _Fanout:
         store = _store_reporter or _load_store_reporter()
         if store is not None:
             store.emit(event)
-        for sub in _subscribers:
-            try:
-                sub.emit(event)
-            except Exception:  # a broken subscriber must never break a run
-                _log.exception("run event subscriber failed")
+        notify_subscribers(event)
 
     def flush(self, timeout: float | None = None) -> None:
         if _store_reporter is not None:
@@ -91,6 +87,16 @@ def get_reporter() -> RunReporter:
 def subscribe(reporter: RunReporter) -> None:
     """Send every following event to ``reporter`` too (the widget, a test's list)."""
     _subscribers.append(reporter)
+
+
+def notify_subscribers(event: RunEvent) -> None:
+    """Send ``event`` to the subscribers only: for a state the store has already recorded
+    (a paused run's states are written to the store directly, see ``runtime/pause.py``)."""
+    for sub in _subscribers:
+        try:
+            sub.emit(event)
+        except Exception:  # a broken subscriber must never break a run
+            _log.exception("run event subscriber failed")
 
 
 def unsubscribe(reporter: RunReporter) -> None:

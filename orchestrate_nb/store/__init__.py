@@ -12,5 +12,6 @@ them (through ``orchestrate_nb.store.reporter:create_store_reporter``) when a ru
 - ``processes``   who owns a run, and whether that process is still alive
 - ``recovery``    marks the runs of dead processes CRASHED
 - ``concurrency`` concurrency limits and the slots held against them, across processes
+- ``pauses``      paused flow runs: pause, resume, time out (conditional state changes)
 - ``repository``  the query API of the CLI and the server; ``views`` the records it returns
 """

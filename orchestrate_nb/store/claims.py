@@ -25,7 +25,8 @@ from sqlalchemy.orm import aliased
 from orchestrate_nb.store.orm import Deployment, FlowRun, RunState
 from orchestrate_nb.store.processes import ProcessIdentity
 
-ACTIVE = ("PENDING", "RUNNING", "CANCELLING")
+# States a live process holds the run in: a PAUSED run's process waits in pause_flow_run.
+ACTIVE = ("PENDING", "RUNNING", "PAUSED", "CANCELLING")
 RETRY_WINDOW = dt.timedelta(hours=1)  # crashed runs older than this are not retried
 
 
@@ -103,13 +104,14 @@ def states_of(conn: Connection, run_ids: list[str]) -> dict[str, str]:
 
 
 def request_cancel(conn: Connection, run_id: str, now: dt.datetime) -> str | None:
-    """Cancel a run: a waiting one at once (CANCELLED), a started one via its worker
-    (CANCELLING). Returns the new state type, or None when the run had already finished."""
+    """Cancel a run: a scheduled one at once (CANCELLED); a started or paused one, which a
+    live process holds, goes CANCELLING: its worker kills it, and a paused run's own
+    process ends it Cancelled. Returns the new state type, or None when it had finished."""
     if set_state(conn, run_id, "CANCELLED", "Cancelled", "cancelled before it started", now,
-                 only_from=("SCHEDULED", "PAUSED")):
+                 only_from=("SCHEDULED",)):
         return "CANCELLED"
     if set_state(conn, run_id, "CANCELLING", "Cancelling", "cancel requested", now,
-                 only_from=("PENDING", "RUNNING")):
+                 only_from=("PENDING", "RUNNING", "PAUSED")):
         return "CANCELLING"
     return None
 

@@ -156,6 +156,11 @@ class FlowRun(RunStateColumns, OwnerColumns, Base):
     pool: Mapped[str | None]
     attempt: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     executed_notebook: Mapped[str | None]  # a notebook run's output, stored by the worker
+    # A paused run (``pause_flow_run``): the JSON schema of the input it waits for (NULL:
+    # none), when the pause times out, and the input ``runs resume`` gave it.
+    pause_input_schema: Mapped[dict[str, Any] | None]
+    pause_expires: Mapped[dt.datetime | None]
+    resume_input: Mapped[dict[str, Any] | None]
 
     flow: Mapped[Flow] = relationship(back_populates="runs", viewonly=True)
 

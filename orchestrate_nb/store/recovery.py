@@ -20,9 +20,10 @@ from orchestrate_nb.store.writer import FLOW_RUNS, RUN_STATES, TASK_RUNS
 
 UTC = dt.timezone.utc
 HEARTBEAT_TIMEOUT = dt.timedelta(seconds=60)
-# States held by a live process. SCHEDULED and PAUSED (suspended) runs wait without one.
-ACTIVE_STATE_TYPES = ("PENDING", "RUNNING", "CANCELLING")
-NON_FINAL_STATE_TYPES = (*ACTIVE_STATE_TYPES, "SCHEDULED", "PAUSED")
+# States held by a live process: a PAUSED run's process waits in pause_flow_run, so a
+# paused run whose process died crashed like a running one. SCHEDULED runs wait without one.
+ACTIVE_STATE_TYPES = ("PENDING", "RUNNING", "PAUSED", "CANCELLING")
+NON_FINAL_STATE_TYPES = (*ACTIVE_STATE_TYPES, "SCHEDULED")
 
 
 @dataclass(frozen=True)

@@ -93,8 +93,10 @@ def _json_object(text: str | None) -> dict[str, Any]:
 
 
 def cancel_run(args: argparse.Namespace) -> int:
-    """A waiting run ends Cancelled at once; a started one goes Cancelling, and its worker
-    kills the run's process group and ends it Cancelled."""
+    """A waiting run ends Cancelled at once; a started deployment run goes Cancelling, and
+    its worker kills the run's process group and ends it Cancelled; a paused run (in any
+    process) goes Cancelling and its flow ends Cancelled. A run started by hand (a script,
+    a notebook) is refused: no process here can stop it."""
     import datetime as dt
 
     from orchestrate_nb.errors import OrchestrateError
@@ -103,6 +105,11 @@ def cancel_run(args: argparse.Namespace) -> int:
 
     with open_repository() as repository:
         run = repository.get_flow_run(args.id)
+        if run.deployment_id is None and run.state_type in ("PENDING", "RUNNING"):
+            raise OrchestrateError(
+                f"flow run {run.id} was not started by a worker, so nothing here can stop "
+                f"it: interrupt it where it runs (Ctrl-C, or interrupt the kernel); only "
+                f"deployment runs and paused runs are cancelled from the command line")
         with repository.database.write() as conn:
             state = request_cancel(conn, run.id, dt.datetime.now(dt.timezone.utc))
     if state is None:

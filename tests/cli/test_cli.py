@@ -177,3 +177,13 @@ def test_runs_show_of_a_big_flow_shows_the_first_task_runs_and_counts_them_all(c
     assert "… and 20 more task runs (--limit 0 shows all)" in result.out
     assert "29 dependencies" in result.out and "… and 19 more dependencies" in result.out
     assert "│ step-29 " in cli("runs", "show", run.id, "--limit", "0").out
+
+
+def test_cancelling_a_run_no_worker_holds_is_refused_and_changes_nothing(cli, store):
+    run = store.synthetic.flow_run_created(state="RUNNING")  # e.g. a flow called in a script
+    store.writer.write([run])
+    result = cli("runs", "cancel", run.id[:8])
+    assert result.code == 1 and len(result.err.strip().splitlines()) == 1
+    assert "was not started by a worker" in result.err and "interrupt" in result.err
+    shown = cli("runs", "show", run.id)
+    assert "Running" in shown.out and "Cancelling" not in shown.out

@@ -52,6 +52,7 @@ class Launcher:
         self._zygote: subprocess.Popen[bytes] | None = None
         self._buffer = b""
         self._exits: dict[int, int] = {}
+        self.generation = 0  # which zygote: a run process outlives no zygote but its own
 
     def warm_up(self) -> None:
         with self._lock:
@@ -79,18 +80,21 @@ class Launcher:
                 if time.monotonic() >= deadline or zygote.poll() is not None:
                     raise LaunchError(f"the run launcher did not start run {run_id}")
 
-    def exit_code(self, pid: int) -> int | None:
-        """The run process's exit code once it ended, else None (never blocks)."""
+    def exit_code(self, pid: int, generation: int) -> int | None:
+        """The exit code of the run process ``pid`` forked by zygote ``generation`` once it
+        ended, else None (never blocks)."""
         with self._lock:
             self._read(0.0)
-            if pid not in self._exits and self._zygote is not None and \
+            if pid in self._exits:
+                return self._exits[pid]
+            if generation != self.generation or self._zygote is None or \
                     self._zygote.poll() is not None:
-                return -signal.SIGKILL  # the zygote is gone: its children went with it
-            return self._exits.get(pid)
+                return -signal.SIGKILL  # its zygote is gone: it went with it
+            return None
 
-    def wait(self, pid: int, timeout: float | None = None) -> int | None:
+    def wait(self, pid: int, generation: int, timeout: float | None = None) -> int | None:
         deadline = None if timeout is None else time.monotonic() + timeout
-        while (code := self.exit_code(pid)) is None:
+        while (code := self.exit_code(pid, generation)) is None:
             if deadline is not None and time.monotonic() >= deadline:
                 return None
             with self._lock:
@@ -129,6 +133,8 @@ class Launcher:
         if self._zygote is not None:
             self.stop()
         self._buffer = b""
+        self._exits.clear()
+        self.generation += 1
         self._zygote = subprocess.Popen(
             [sys.executable, "-m", "orchestrate_nb.deploy.zygote"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
@@ -179,6 +185,7 @@ class RunProcess:
     def __init__(self, run_id: str, log: Path, launcher: Launcher | None = None) -> None:
         self._launcher = launcher or _launcher
         self.pid = self._launcher.start(run_id, log)
+        self.generation = self._launcher.generation
         self.returncode: int | None = None
 
     @property
@@ -190,7 +197,7 @@ class RunProcess:
     def poll(self) -> int | None:
         """The exit code, or None while it runs."""
         if self.returncode is None:
-            self.returncode = self._launcher.exit_code(self.pid)
+            self.returncode = self._launcher.exit_code(self.pid, self.generation)
             if self.returncode is not None:
                 self._launcher.forget(self.pid)
         return self.returncode
@@ -207,7 +214,7 @@ class RunProcess:
 
     def wait(self, timeout: float | None = None) -> int | None:
         if self.returncode is None:
-            self.returncode = self._launcher.wait(self.pid, timeout)
+            self.returncode = self._launcher.wait(self.pid, self.generation, timeout)
             if self.returncode is not None:
                 self._launcher.forget(self.pid)
         return self.returncode

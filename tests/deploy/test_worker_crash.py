@@ -4,6 +4,7 @@ Many workers claiming at once: each run is claimed exactly once."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import signal
 import subprocess
 import sys
@@ -11,7 +12,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from worker_helpers import Query, run_worker_once, start_worker, wait_for, write_task_notebook
+from worker_helpers import (
+    Query,
+    first,
+    run_worker_once,
+    start_worker,
+    wait_for,
+    write_task_notebook,
+)
 
 from orchestrate_nb.deploy.deployments import deploy_notebook, trigger_deployment
 from orchestrate_nb.store import deployments as store
@@ -92,3 +100,55 @@ def test_concurrent_claimers_take_each_run_exactly_once(
     pending = query("SELECT flow_run_id, count(*) AS n FROM run_states WHERE type = 'PENDING' "
                     "GROUP BY flow_run_id")
     assert len(pending) == 400 and {r["n"] for r in pending} == {1}
+
+
+SLEEPY_FLOW = """
+import time
+from orchestrate_nb import flow
+
+@flow
+def sleepy(seconds: float = 0.0) -> float:
+    time.sleep(seconds)
+    return seconds
+"""
+
+
+def zygote_of(worker: subprocess.Popen[bytes]) -> int | None:
+    """The pid of the worker's zygote (the child running orchestrate_nb.deploy.zygote)."""
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == worker.pid and \
+                b"orchestrate_nb.deploy.zygote" in cmdline:
+            return int(entry.name)
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_killed_zygote_crashes_its_runs_and_the_worker_goes_on_with_a_new_one(
+        tmp_path: Path, database: Database, query: Query) -> None:
+    (tmp_path / "sleepy.py").write_text(SLEEPY_FLOW)
+    from orchestrate_nb.deploy.deployments import deploy_flow
+
+    deploy_flow(f"{tmp_path / 'sleepy.py'}:sleepy", name="sleepy")
+    slow = trigger_deployment("sleepy", {"seconds": 120})
+    worker = start_worker()
+    try:
+        wait_for(lambda: query("SELECT 1 FROM flow_runs WHERE id = :id AND state_type = "
+                               "'RUNNING'", id=slow), "the slow run to start")
+        zygote = wait_for(lambda: zygote_of(worker), "the worker's zygote")
+        os.kill(zygote, signal.SIGKILL)
+        crashed = wait_for(lambda: first(query(
+            "SELECT state_type, state_message FROM flow_runs WHERE id = :id AND state_type "
+            "= 'CRASHED'", id=slow)), "the run of the killed zygote to crash")
+        assert "exited with code -9" in crashed["state_message"]
+        quick = trigger_deployment("sleepy", {"seconds": 0})
+        wait_for(lambda: query("SELECT 1 FROM flow_runs WHERE id = :id AND state_type = "
+                               "'COMPLETED'", id=quick), "the next run to complete")
+        assert zygote_of(worker) not in (None, zygote)  # a new zygote forked it
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)

@@ -16,8 +16,10 @@ Each iteration (``Worker.loop(now)``; tests pass the time) does, in order:
    store and papermill imported, in a session of its own, output to
    ``ORCHESTRATE_NB_HOME/runs/<run id>.log``) that runs ``execute.main([run_id])``.
 
-``run_forever`` repeats this every ``poll`` seconds (0.25: a due run starts within 1 s), and
-at once when one of its runs' processes exits, so a freed slot is refilled without delay.
+``run_forever`` repeats this every ``poll`` seconds (0.25: a due run starts within 1 s), at
+once when one of its runs' processes exits (a freed slot is refilled without delay), and at
+the due time of the earliest scheduled run of its pool (a run the scheduler pre-created
+starts when it is due, not up to a poll later).
 With ``run_once`` it claims in its first iteration only and returns once its children end;
 if the store stays unreachable it gives up with a one-line error instead of retrying forever.
 On SIGTERM/SIGINT (or ``stop_event``) it stops claiming, waits up to ``grace_seconds`` for
@@ -76,6 +78,7 @@ class Worker:
     _claimed_once: bool = False
     _last_heartbeat: float = 0.0
     _last_maintenance: dt.datetime | None = None
+    _next_due: dt.datetime | None = None  # of the earliest run not yet due
     _failure: str = ""
     _failing_since: float | None = None
     _last_failure_log: float = 0.0
@@ -120,6 +123,11 @@ class Worker:
             _restore_signals(previous)
 
     def _wait(self, seconds: float, stop: threading.Event, wake_on_exit: bool = True) -> None:
+        if wake_on_exit and self._next_due is not None and len(self.children) < self.limit:
+            # wake when the next pre-created run is due, not up to a poll later
+            until_due = (self._next_due - utcnow()).total_seconds()
+            seconds = min(seconds, max(until_due, 0.0))
+            self._next_due = None
         sentinels = {child.process.sentinel for child in self.children.values()} - {-1}
         if sentinels and wake_on_exit:
             wait_for_objects(list(sentinels), timeout=seconds)
@@ -166,6 +174,8 @@ class Worker:
                     select(Deployment.timeout_seconds)
                     .where(Deployment.id == run.deployment_id)).scalar()
             if run is None:
+                with self.database.read() as conn:
+                    self._next_due = claims.next_due(conn, self.pool)
                 break
             self._start(run.id, timeout)
             started += 1

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from orchestrate_nb.store.orm import Deployment, FlowRun, RunState
@@ -63,6 +63,16 @@ def claim_next_run(conn: Connection, pool: str, worker: ProcessIdentity,
         return None
     record_state(conn, claimed.id, "PENDING", "Pending", None, now)
     return ClaimedRun(claimed.id, claimed.deployment_id, claimed.parameters, claimed.attempt)
+
+
+def next_due(conn: Connection, pool: str) -> dt.datetime | None:
+    """When the earliest SCHEDULED run of ``pool`` is due (None: none is scheduled)."""
+    due = conn.execute(select(func.min(FlowRun.scheduled_time))
+                       .where(FlowRun.state_type == "SCHEDULED", FlowRun.pool == pool,
+                              FlowRun.deployment_id.is_not(None))).scalar()
+    if due is not None and due.tzinfo is None:  # SQLite keeps no offset: stored as UTC
+        due = due.replace(tzinfo=dt.timezone.utc)
+    return due  # type: ignore[no-any-return]
 
 
 def record_state(conn: Connection, run_id: str, state_type: str, name: str,

@@ -26,8 +26,8 @@ def register(subparsers: Any) -> None:
     run.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", dest="params",
                      help="a parameter for this run (checked like at deploy time); repeatable")
     run.add_argument("--watch", action="store_true",
-                     help="print the run's state changes until it ends (exit 1 unless "
-                          "it completed)")
+                     help="follow the run live (states, log lines, task runs) until it "
+                          "ends (exit 1 unless it completed)")
     run.set_defaults(handler=run_deployment)
     for command, help_text, handler in (
             ("pause", "stop scheduling runs (runs not started yet are dropped)", pause),
@@ -115,35 +115,11 @@ def run_deployment(args: argparse.Namespace) -> int:
     console = make_console()
     console.print(f"Created run {run_id} of {args.name!r}, scheduled for now: "
                   "waiting for a worker to execute it.")
-    return _watch(run_id, console) if args.watch else 0
+    if not args.watch:
+        return 0
+    from orchestrate_nb.cli.watch import watch_run
 
-
-WATCH_POLL_SECONDS = 0.5
-
-
-def _watch(run_id: str, console: Any) -> int:
-    """Print each state the run enters until a final one; 0 when it completed."""
-    import time
-
-    from sqlalchemy import select
-
-    from orchestrate_nb.store import deployments as store
-    from orchestrate_nb.store.batch import FINAL_STATE_TYPES
-    from orchestrate_nb.store.orm import FlowRun
-
-    query = select(FlowRun.state_type, FlowRun.state_name, FlowRun.state_message) \
-        .where(FlowRun.id == run_id)
-    shown = None
-    with _database() as database:
-        while True:
-            with store.read(database) as conn:
-                state_type, name, message = conn.execute(query).one()
-            if (state_type, name) != shown:
-                shown = (state_type, name)
-                console.print(f"{name}" + (f": {message}" if message else ""))
-            if state_type in FINAL_STATE_TYPES:
-                return 0 if state_type == "COMPLETED" else 1
-            time.sleep(WATCH_POLL_SECONDS)
+    return watch_run(run_id, console)
 
 
 def pause(args: argparse.Namespace) -> int:

@@ -55,6 +55,8 @@ def register(subparsers: Any) -> None:
                              "ids=[1,2]); repeatable")
     resume.add_argument("--input", metavar="JSON",
                         help="the input as a JSON object (-p fields are added to it)")
+    resume.add_argument("--watch", action="store_true",
+                        help="then follow the run live (states, log lines) until it ends")
     resume.set_defaults(handler=resume_run)
 
 
@@ -72,8 +74,13 @@ def resume_run(args: argparse.Namespace) -> int:
         raise ResumeError(f"flow run {info.id} is not paused (it is {info.state_name})")
     given.update(input_from_key_values(info.input_schema, pairs))
     run_id = resume_flow_run(info.id, given if args.input is not None or pairs else None)
-    print(f"{run_id}: Resumed")
-    return 0
+    print(f"{run_id}: Resumed", flush=True)
+    if not args.watch:
+        return 0
+    from orchestrate_nb.cli.format import make_console
+    from orchestrate_nb.cli.watch import watch_run
+
+    return watch_run(run_id, make_console())
 
 
 def _json_object(text: str | None) -> dict[str, Any]:

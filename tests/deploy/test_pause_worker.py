@@ -55,9 +55,13 @@ def test_a_deployed_flow_paused_on_a_worker_completes_with_the_input_it_is_resum
         worker: Any, query: Query, cli: Any) -> None:
     run_id = trigger_deployment("release", {"version": "2.1"})
     wait_for(lambda: in_state(query, run_id, "PAUSED"), "the run to pause on the worker")
-    result = cli("runs", "resume", run_id, "-p", "approved=true", "-p", "note=ship it")
+    result = cli("runs", "resume", run_id, "-p", "approved=true", "-p", "note=ship it",
+                 "--watch")  # returns when the run has ended
     assert result.code == 0, result.err
-    wait_for(lambda: in_state(query, run_id, "COMPLETED"), "the run to complete")
+    watched = result.out.splitlines()
+    assert watched[0] == f"{run_id}: Resumed" and watched[-1].startswith("Completed in ")
+    assert any(line.endswith("| release 2.1 approved=True: ship it") for line in watched)
+    assert in_state(query, run_id, "COMPLETED")
     logs = [r["message"] for r in query("SELECT message FROM logs WHERE flow_run_id = :id",
                                         id=run_id)]
     assert "release 2.1 approved=True: ship it" in logs

@@ -136,9 +136,11 @@ def test_a_run_past_its_timeout_is_stopped_and_fails(
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_deployment_run_watch_prints_states_until_the_end(
+def test_deployment_run_watch_follows_the_run_until_the_end(
         tmp_path: Path, database: Database, cli: Any) -> None:
-    deploy_notebook(write_task_notebook(tmp_path / "etl.ipynb", "x = n"), name="etl")
+    deploy_notebook(write_task_notebook(tmp_path / "etl.ipynb",
+                                        "%%task double\nx = 2 * n\nprint(f'x is {x}')"),
+                    name="etl")
     worker = start_worker()
     try:
         result = cli("deployment", "run", "etl", "-p", "n=2", "--watch")
@@ -150,6 +152,9 @@ def test_deployment_run_watch_prints_states_until_the_end(
             stop(worker)
     assert result.code == 0, result.err
     lines = result.out.splitlines()  # (how many states it saw depends on polling)
-    assert lines[0].startswith("Created run ") and lines[-1] == "Completed"
+    assert lines[0].startswith("Created run ") and "Completed" in lines
+    assert any(line.endswith("| x is 4") for line in lines)  # the cell's output, live
+    assert lines[-1].startswith("Completed in ") and lines[-1].endswith(
+        " · 1 task run: 1 Completed")  # the summary: duration, task runs by state
     failing = cli("deployment", "run", "nope", "--watch")
     assert failing.code == 1 and failing.err.startswith("Error: no deployment named 'nope'")

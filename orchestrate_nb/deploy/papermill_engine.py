@@ -4,7 +4,9 @@ papermill's nbclient engine, plus: when run by a worker (``ORCHESTRATE_NB_FLOW_R
 set), each line the notebook's cells print (stdout and stderr streams) becomes a log line
 of that flow run, as it is printed, so ``orchestrate-nb runs logs ID --follow`` shows a
 deployed notebook's progress. papermill gives engines exactly this seam: its client writes
-stream outputs to ``stdout_file``/``stderr_file`` objects.
+stream outputs to ``stdout_file``/``stderr_file`` objects. What a ``%%task`` cell prints is
+already a log line of its task run (``notebook/cell_run.py``), so its stdout is not logged a
+second time here.
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ class RunOutputStream:
     def __init__(self, flow_run_id: str, level: int) -> None:
         self.flow_run_id = flow_run_id
         self.level = level
+        self.muted = False  # while a cell whose lines are logged elsewhere runs
         self._pending = ""
 
     def write(self, text: str) -> int:
+        if self.muted:
+            return len(text)
         *lines, self._pending = (self._pending + text).split("\n")
         for line in lines:
             self._emit(line)
@@ -54,10 +59,25 @@ class OrchestrateEngine(NBClientEngine):  # type: ignore[misc]
         run_id = adopted_flow_run_id()
         if run_id is not None:
             if kwargs.get("stdout_file") is None:
-                kwargs["stdout_file"] = RunOutputStream(run_id, logging.INFO)
+                kwargs["stdout_file"] = stdout = RunOutputStream(run_id, logging.INFO)
+                _mute_during_task_cells(nb_man, stdout)
             if kwargs.get("stderr_file") is None:
                 kwargs["stderr_file"] = RunOutputStream(run_id, logging.WARNING)
         return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+
+def _mute_during_task_cells(nb_man: Any, stream: RunOutputStream) -> None:
+    """Mute ``stream`` while a ``%%task`` cell runs (papermill calls ``cell_start`` before
+    each cell)."""
+    cell_start = nb_man.cell_start
+
+    def start(cell: Any, *args: Any, **kwargs: Any) -> Any:
+        stream.flush()
+        source = cell.get("source", "") if cell.get("cell_type") == "code" else ""
+        stream.muted = source.lstrip().startswith("%%task")
+        return cell_start(cell, *args, **kwargs)
+
+    nb_man.cell_start = start
 
 
 def register() -> str:

@@ -32,7 +32,8 @@ def run_row(query: Query, run_id: str) -> dict[str, object]:
 def test_a_notebook_run_completes_with_its_cells_as_task_runs(
         tmp_path: Path, database: Database, query: Query) -> None:
     notebook = write_task_notebook(tmp_path / "etl.ipynb", "%%task load\ndata = list(range(n))",
-                                   "%%task total\ntotal = sum(data)\nprint('total', total)")
+                                   "%%task total\ntotal = sum(data)\nprint('total', total)",
+                                   "print('plain cell', n)")
     deploy_notebook(notebook, name="etl", parameters={"n": 4})
     run_id = trigger_deployment("etl", {"n": 5})
     run_worker_once()
@@ -50,9 +51,13 @@ def test_a_notebook_run_completes_with_its_cells_as_task_runs(
     outputs = "".join("".join(o.get("text", "")) for c in executed["cells"]
                       for o in c.get("outputs", []))
     assert "total 10" in outputs
-    logs = query("SELECT message FROM logs WHERE flow_run_id = :id AND task_run_id IS NULL",
-                 id=run_id)  # printed lines are the run's log lines (our papermill engine)
-    assert {"message": "total 10"} in logs
+    logs = query("SELECT t.task_name, l.message FROM logs l LEFT JOIN task_runs t "
+                 "ON t.id = l.task_run_id WHERE l.flow_run_id = :id", id=run_id)
+    printed = [(r["task_name"], r["message"]) for r in logs
+               if r["message"] in ("total 10", "plain cell 5")]
+    # printed lines are log lines: a plain cell's of the run (our papermill engine), a
+    # %%task cell's of its task run, once
+    assert sorted(printed, key=lambda r: r[1]) == [(None, "plain cell 5"), ("total", "total 10")]
     history = [r["type"] for r in query(
         "SELECT type FROM run_states WHERE flow_run_id = :id AND task_run_id IS NULL "
         "ORDER BY id", id=run_id)]

@@ -51,6 +51,20 @@ class _Pass:
     now: dt.datetime
     new_runs: list[dict[str, Any]] = field(default_factory=list)
     last_slots: list[dict[str, Any]] = field(default_factory=list)
+    # Deployments with the same schedule share one object (``schedule_of``), and usually
+    # the same last slot: their slots are computed once per pass (cron math dominates).
+    # The memo holds each schedule, so no other object can take its id during the pass.
+    slots: dict[tuple[int, dt.datetime],
+                tuple[Schedule, list[dt.datetime], dt.datetime | None]] = \
+        field(default_factory=dict)
+
+    def slots_until(self, schedule: Schedule,
+                    after: dt.datetime) -> tuple[list[dt.datetime], dt.datetime | None]:
+        key = (id(schedule), after)
+        if key not in self.slots:
+            self.slots[key] = (schedule, *_slots_until(schedule, after, self.now))
+        _, missed, upcoming = self.slots[key]
+        return list(missed), upcoming
 
     def state_name(self, slot: dt.datetime) -> str:
         return LATE if slot < self.now - GRACE else SCHEDULED
@@ -88,7 +102,7 @@ def _plan_deployment(conn: Connection, deployment: store.DeploymentInfo, flow_id
     schedule = schedule_of(deployment)
     assert schedule is not None and deployment.last_slot is not None
     last = deployment.last_slot
-    missed, upcoming = _slots_until(schedule, last, work.now)
+    missed, upcoming = work.slots_until(schedule, last)
     if missed:
         pending = _pending_run_at(conn, deployment.id, last)
         chosen = _catch_up(deployment, ([last] if pending else []) + missed, work.now)

@@ -24,7 +24,7 @@ def register(subparsers: Any) -> None:
 def start_worker(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise OrchestrateError(f"--limit must be at least 1, got {args.limit}")
-    from orchestrate_nb.deploy.launcher import warm_up
+    from orchestrate_nb.deploy.launcher import stop, warm_up
 
     warm_up()  # the fork server's imports overlap the worker's own start
     from orchestrate_nb.deploy.worker import Worker
@@ -35,4 +35,5 @@ def start_worker(args: argparse.Namespace) -> int:
         Worker(database, pool=args.pool, limit=args.limit, run_once=args.run_once).run_forever()
     finally:
         database.dispose()
+        stop()  # the zygote exits with the worker, not just after it
     return 0

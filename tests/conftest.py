@@ -19,6 +19,8 @@ import pytest
 from synthetic_runs import SyntheticRuns
 
 from orchestrate_nb.runtime import reporting
+from orchestrate_nb.settings import load_settings
+from orchestrate_nb.store.database import Database, open_database
 
 POSTGRES_URL_ENV = "ORCHESTRATE_NB_TEST_POSTGRES_URL"
 
@@ -103,6 +105,14 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 
 
 Query = Callable[..., list[dict[str, Any]]]
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    """The configured store (``database_url``'s), opened and migrated."""
+    database = open_database(load_settings())
+    yield database
+    database.dispose()
 
 
 @pytest.fixture

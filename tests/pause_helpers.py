@@ -6,24 +6,12 @@ import asyncio
 import inspect
 import json
 import threading
-import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-T = TypeVar("T")
+from polling import WAIT_SECONDS, wait_for  # noqa: F401 - re-exported to the tests
+
 Query = Callable[..., list[dict[str, Any]]]  # the ``query`` fixture
-WAIT_SECONDS = 60.0
-
-
-def wait_for(condition: Callable[[], T | None], what: str, timeout: float = WAIT_SECONDS) -> T:
-    """Poll ``condition`` until it returns something truthy (generous: never a timing test)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 class FlowInThread:

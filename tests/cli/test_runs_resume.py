@@ -5,15 +5,14 @@ and nothing is written."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from pause_helpers import history, json_column, run_row
 
-from orchestrate_nb.settings import load_settings
 from orchestrate_nb.store import pauses
-from orchestrate_nb.store.database import Database, open_database
+from orchestrate_nb.store.database import Database
 
 UTC = dt.timezone.utc
 
@@ -30,13 +29,6 @@ SCHEMA = {  # what pydantic makes of the model below (the CLI never imports it)
     },
     "required": ["approved"], "title": "Release", "type": "object",
 }
-
-
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    database = open_database(load_settings())
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from deploy_helpers import deployment_values, write_notebook
 
-from orchestrate_nb.settings import load_settings
-from orchestrate_nb.store.database import Database, open_database
+from orchestrate_nb.store.database import Database
 
 
 @pytest.fixture
 def notebook(tmp_path: Path) -> Path:
     return write_notebook(tmp_path / "etl.ipynb")
-
-
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    database = open_database(load_settings())
-    yield database
-    database.dispose()
-
-
 
 
 @pytest.fixture

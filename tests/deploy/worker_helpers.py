@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-T = TypeVar("T")
+from polling import WAIT_SECONDS, wait_for  # noqa: F401 - re-exported to the tests
+
 Query = Callable[..., list[dict[str, Any]]]  # the ``query`` fixture
-WAIT_SECONDS = 60.0
 
 
 def write_task_notebook(path: Path, *cells: str, parameters: str = "n = 3\n") -> Path:
@@ -50,18 +49,6 @@ def stop(worker: subprocess.Popen[bytes]) -> None:
     if worker.poll() is None:
         worker.kill()
         worker.wait()
-
-
-def wait_for(condition: Callable[[], T | None], what: str,
-             timeout: float = WAIT_SECONDS) -> T:
-    """Poll ``condition`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def first(rows: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,18 +19,10 @@ from pydantic import BaseModel, field_validator
 from orchestrate_nb import flow, get_run_logger, pause_flow_run, task
 from orchestrate_nb.errors import CancelledRun, FlowPauseTimeout, PauseError
 from orchestrate_nb.runtime.context import flow_run_ctx
-from orchestrate_nb.settings import load_settings
-from orchestrate_nb.store.database import Database, open_database
+from orchestrate_nb.store.database import Database
 
 pytestmark = pytest.mark.timeout(120)
 POLL = 0.05  # the paused process's poll interval in these tests
-
-
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    database = open_database(load_settings())
-    yield database
-    database.dispose()
 
 
 class Approval(BaseModel):

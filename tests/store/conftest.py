@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import pytest
 
 from orchestrate_nb.settings import Settings, load_settings
-from orchestrate_nb.store.database import Database, open_database
 from orchestrate_nb.store.reporter import StoreReporter, create_store_reporter
 
 
@@ -21,12 +20,5 @@ def reporter(settings: Settings) -> Iterator[StoreReporter]:
     reporter = create_store_reporter(settings)
     yield reporter
     reporter.close()
-
-
-@pytest.fixture
-def database(settings: Settings) -> Iterator[Database]:
-    database = open_database(settings)
-    yield database
-    database.dispose()
 
 

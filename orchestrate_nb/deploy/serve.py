@@ -131,21 +131,18 @@ def _signals_stop(stop: threading.Event) -> Iterator[threading.Event]:
     """While inside, SIGINT/SIGTERM set ``stop``, and a second one the event yielded (stop
     now); the handlers replaced are restored on the way out. Off the main thread, where
     handlers cannot be set, only ``stop`` stops."""
+    from orchestrate_nb.deploy.worker import borrow_signals, restore_signals
+
     hurry = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield hurry
-        return
 
     def handle(signum: int, frame: object) -> None:
         (hurry if stop.is_set() else stop).set()
 
-    previous = {signum: signal.signal(signum, handle)
-                for signum in (signal.SIGINT, signal.SIGTERM)}
+    previous = borrow_signals(handle)
     try:
         yield hurry
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+        restore_signals(previous)
 
 
 def _run_worker(worker: Worker, stop: threading.Event, hurry: threading.Event,

@@ -104,7 +104,7 @@ class Worker:
         iterations it waits ``poll`` seconds, or less when one of its runs' processes exits,
         so that a freed slot is filled at once."""
         stop = stop_event or threading.Event()
-        previous = _stop_on_signals(stop)
+        previous = borrow_signals(lambda *_: stop.set())
         try:
             warm_up()
             failures = 0
@@ -120,7 +120,7 @@ class Worker:
                     self._wait(poll, stop)
             self.shutdown(poll)
         finally:
-            _restore_signals(previous)
+            restore_signals(previous)
 
     def _wait(self, seconds: float, stop: threading.Event, wake_on_exit: bool = True) -> None:
         if wake_on_exit and self._next_due is not None and len(self.children) < self.limit:
@@ -227,16 +227,14 @@ def run_log_path(run_id: str) -> Path:
 Handlers = dict[int, Callable[..., object] | int | None]
 
 
-def _stop_on_signals(stop: threading.Event) -> Handlers:
-    """Make SIGTERM/SIGINT set ``stop``; the handlers replaced (to restore afterwards)."""
+def borrow_signals(handler: Callable[[int, object], None]) -> Handlers:
+    """Make SIGTERM/SIGINT call ``handler``; the handlers replaced, for ``restore_signals``.
+    Off the main thread, where handlers cannot be set, nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         return {}
-    previous: Handlers = {}
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        previous[signum] = signal.signal(signum, lambda *_: stop.set())
-    return previous
+    return {signum: signal.signal(signum, handler) for signum in (signal.SIGTERM, signal.SIGINT)}
 
 
-def _restore_signals(previous: Handlers) -> None:
+def restore_signals(previous: Handlers) -> None:
     for signum, handler in previous.items():
         signal.signal(signum, handler if handler is not None else signal.SIG_DFL)

@@ -67,6 +67,15 @@ class Database:
         self.engine.dispose()
 
 
+@contextmanager
+def store_errors(database: Database, action: str = "query") -> Iterator[None]:
+    """A database error inside becomes one line: a ``StoreError`` naming the store."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise StoreError(f"run store {action} failed ({database.display_url}): {exc}") from exc
+
+
 def normalise_url(url: str) -> URL:
     """``postgresql://`` means psycopg 3 here (the driver we depend on), not psycopg2."""
     parsed = make_url(url)

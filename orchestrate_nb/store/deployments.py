@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
 
-from orchestrate_nb.errors import NotFound, StoreError
-from orchestrate_nb.store.database import Database
+from orchestrate_nb.errors import NotFound
+from orchestrate_nb.store.database import Database, store_errors
 from orchestrate_nb.store.orm import Deployment, Flow, FlowRun, RunState
 
 SCHEDULED = "SCHEDULED"
@@ -63,20 +62,14 @@ def deployment_info(row: Any) -> DeploymentInfo:
 
 @contextmanager
 def write(database: Database) -> Iterator[Connection]:
-    try:
-        with database.write() as conn:
-            yield conn
-    except SQLAlchemyError as exc:
-        raise StoreError(f"run store write failed ({database.display_url}): {exc}") from exc
+    with store_errors(database, "write"), database.write() as conn:
+        yield conn
 
 
 @contextmanager
 def read(database: Database) -> Iterator[Connection]:
-    try:
-        with database.read() as conn:
-            yield conn
-    except SQLAlchemyError as exc:
-        raise StoreError(f"run store query failed ({database.display_url}): {exc}") from exc
+    with store_errors(database), database.read() as conn:
+        yield conn
 
 
 def find_deployment(conn: Connection, name: str) -> DeploymentInfo | None:

@@ -17,19 +17,16 @@ A resume leaves ``start_time`` and ``run_count`` alone: it continues the attempt
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, select, update
-from sqlalchemy.exc import SQLAlchemyError
 
 from orchestrate_nb.core.run_input import check_run_input
-from orchestrate_nb.errors import ResumeError, StoreError
+from orchestrate_nb.errors import ResumeError
 from orchestrate_nb.settings import Settings
 from orchestrate_nb.store.claims import record_state
-from orchestrate_nb.store.database import Database, open_database
+from orchestrate_nb.store.database import Database, open_database, store_errors
 from orchestrate_nb.store.orm import FlowRun
 
 UTC = dt.timezone.utc
@@ -111,7 +108,7 @@ def resume_flow_run(flow_run_id: str, run_input: dict[str, Any] | None = None,
     with open_repository(settings) as repository:
         run_id = repository.get_flow_run(flow_run_id).id
         database = repository.database
-        with _store_errors(database), database.write() as conn:
+        with store_errors(database, "write"), database.write() as conn:
             info = pause_info(conn, run_id)
             checked = _checked_input(info, run_input, run_id)
             if not resume(conn, run_id, checked, dt.datetime.now(UTC)):
@@ -132,16 +129,8 @@ def read_pause_info(flow_run_id: str, settings: Settings | None = None) -> Pause
 
 
 def load_pause_info(database: Database, run_id: str) -> PauseInfo | None:
-    with _store_errors(database), database.read() as conn:
+    with store_errors(database), database.read() as conn:
         return pause_info(conn, run_id)
-
-
-@contextmanager
-def _store_errors(database: Database) -> Iterator[None]:
-    try:
-        yield
-    except SQLAlchemyError as exc:
-        raise StoreError(f"run store query failed ({database.display_url}): {exc}") from exc
 
 
 def _checked_input(info: PauseInfo | None, run_input: dict[str, Any] | None,
@@ -164,7 +153,7 @@ class StorePauseControl:
 
     def pause(self, run_id: str, message: str, input_schema: dict[str, Any] | None,
               expires: dt.datetime) -> PauseStatus:
-        with _store_errors(self.database), self.database.write() as conn:
+        with store_errors(self.database, "write"), self.database.write() as conn:
             pause(conn, run_id, message, input_schema, expires, _now())
             return _status(conn, run_id)
 
@@ -173,11 +162,11 @@ class StorePauseControl:
             return _status(conn, run_id)
 
     def time_out(self, run_id: str, message: str) -> bool:
-        with _store_errors(self.database), self.database.write() as conn:
+        with store_errors(self.database, "write"), self.database.write() as conn:
             return time_out(conn, run_id, message, _now())
 
     def refuse_input(self, run_id: str, message: str) -> bool:
-        with _store_errors(self.database), self.database.write() as conn:
+        with store_errors(self.database, "write"), self.database.write() as conn:
             return refuse_input(conn, run_id, message, _now())
 
     def close(self) -> None:

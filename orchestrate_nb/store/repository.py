@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 from orchestrate_nb.errors import NotFound, StoreError
 from orchestrate_nb.settings import Settings, load_settings
 from orchestrate_nb.store.batch import FINAL_STATE_TYPES
-from orchestrate_nb.store.database import Database, open_database
+from orchestrate_nb.store.database import Database, open_database, store_errors
 from orchestrate_nb.store.orm import Flow, FlowRun, LogLine, RunState, TaskRun, TaskRunEdge
 from orchestrate_nb.store.views import (
     EdgeInfo,
@@ -246,19 +246,13 @@ class RunRepository:
     # -- transactions ------------------------------------------------------------------
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        try:
-            with self.database.read() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise StoreError(f"run store query failed ({self.database.display_url}): {exc}") from exc
+        with store_errors(self.database), self.database.read() as conn:
+            yield conn
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        try:
-            with self.database.write() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise StoreError(f"run store write failed ({self.database.display_url}): {exc}") from exc
+        with store_errors(self.database, "write"), self.database.write() as conn:
+            yield conn
 
 
 def _prunable_flow_runs(conn: Connection, cutoff: dt.datetime) -> list[str]:

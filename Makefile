@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install demo test lint pytest bench bench-compare clean
+.PHONY: install demo lab test lint pytest bench bench-compare clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,12 +13,26 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-## Run an example flow on the embedded default store (SQLite in ORCHESTRATE_NB_HOME) and
-## print the run history.
+## The main job on the embedded default store (SQLite and results in ORCHESTRATE_NB_HOME):
+## a parameterised notebook of %%task cells deployed on a schedule, one run triggered with a
+## parameter and executed by a worker (papermill), its history; then a Python flow.
+ORCH := $(VENV)/bin/orchestrate-nb
+DEMO_NOTEBOOK := notebooks/reports/sales_report.ipynb
+
 demo: install
+	$(ORCH) deploy $(DEMO_NOTEBOOK) --name sales-report --cron "0 7 * * 1-5" -p region=west
+	$(ORCH) deployment run sales-report -p days=10
+	$(ORCH) worker start --run-once
+	$(ORCH) deployment ls
+	$(ORCH) runs show $$($(PY) examples/latest_run.py sales_report)
+	$(ORCH) runs logs $$($(PY) examples/latest_run.py sales_report)
 	$(PY) examples/etl_flow.py
-	$(VENV)/bin/orchestrate-nb runs ls --limit 5
-	$(VENV)/bin/orchestrate-nb runs show $$($(PY) examples/latest_run.py)
+	$(ORCH) runs ls --limit 5
+
+## JupyterLab on 127.0.0.1 with the teaching notebooks (notebooks/), on the same store.
+LAB_ARGS ?=
+lab: install
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --notebook-dir=notebooks $(LAB_ARGS)
 
 ## Lint, type-check and run the whole test suite.
 test: lint pytest

@@ -32,6 +32,7 @@ class GraphNode:
     name: str
     state: str
     detail: str = ""  # a duration, or why it is stale
+    tooltip: str = ""  # more lines for the hover title (message, failure, last log lines)
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,10 @@ def _node(node: GraphNode, position: Position) -> str:
     x, y = _corner(position)
     colour = STATE_COLOURS.get(node.state, "#6e7781")
     status = node.state + (f" · {node.detail}" if node.detail else "")
-    return (f'<g><title>{escape(node.name)}: {escape(status)}</title>'
+    title = f"{node.name}: {status}" + (f"\n{node.tooltip}" if node.tooltip else "")
+    # the live widget's test hooks, so a saved graph is checked like the live one
+    return (f'<g data-testid="onb-node" data-label="{escape(node.name)}" '
+            f'data-state="{escape(node.state)}"><title>{escape(title)}</title>'
             f'<rect x="{x}" y="{y}" width="{_WIDTH}" height="{_HEIGHT}" rx="6" fill="#ffffff" '
             f'stroke="{colour}" stroke-width="2"/>'
             f'<rect x="{x}" y="{y}" width="6" height="{_HEIGHT}" rx="3" fill="{colour}"/>'

@@ -159,6 +159,9 @@ def flow_run_header(run: FlowRunInfo) -> Table:
         rows.append(("Parent run", run.parent_flow_run_id))
     if run.owner_host:
         rows.append(("Process", f"pid {run.owner_pid} on {run.owner_host}"))
+    if run.executed_notebook:
+        rows.append(("Notebook", f"{run.executed_notebook}  (runs export {short_id(run.id)} "
+                                 f"DEST copies it)"))
     for label, value in rows:
         grid.add_row(label, value)
     return grid

@@ -38,6 +38,15 @@ def register(subparsers: Any) -> None:
                       help="keep printing new lines until the run finishes")
     logs.set_defaults(handler=print_logs)
 
+    export = commands.add_parser(
+        "export", help="copy a notebook run's executed notebook where JupyterLab opens it",
+        description="Copy the executed notebook of a notebook deployment run (with its "
+                    "outputs) to DEST: a folder, or a path ending in .ipynb.")
+    export.add_argument("id", metavar="ID", help="flow run id, or a unique prefix of it")
+    export.add_argument("dest", metavar="DEST", help="an existing folder, or a .ipynb path")
+    export.add_argument("--force", action="store_true", help="replace an existing file")
+    export.set_defaults(handler=export_run)
+
     cancel = commands.add_parser("cancel", help="cancel a flow run (its worker stops it)")
     cancel.add_argument("id", metavar="ID", help="flow run id, or a unique prefix of it")
     cancel.set_defaults(handler=cancel_run)
@@ -110,6 +119,23 @@ def _json_object(text: str | None) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ResumeError('--input must be a JSON object, like \'{"approved": true}\'')
     return value
+
+
+def export_run(args: argparse.Namespace) -> int:
+    """Copy the executed notebook; refused (nothing written) when the run has none, when
+    DEST's folder is missing, or when the file exists and ``--force`` is not given."""
+    import shutil
+
+    from orchestrate_nb.cli.export import executed_notebook_of, export_target
+    from orchestrate_nb.store.repository import open_repository
+
+    with open_repository() as repository:
+        run = repository.get_flow_run(args.id)
+    source = executed_notebook_of(run)
+    target = export_target(run, args.dest, args.force)
+    shutil.copyfile(source, target)
+    print(f"Exported the executed notebook of flow run {run.name} ({run.id[:8]}) to {target}")
+    return 0
 
 
 def cancel_run(args: argparse.Namespace) -> int:

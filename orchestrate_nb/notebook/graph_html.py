@@ -22,13 +22,23 @@ _RED, _GREY = "#cf222e", "#57606a"
 _PRE = "margin:2px 0 6px;white-space:pre-wrap;font-size:12px"
 
 
+# An untrusted notebook's HTML is sanitised: <svg> and <style> are dropped, the SVG's text
+# kept as a jumble. So the SVG's box is hidden by its style attribute and shown by a
+# stylesheet rule (!important beats an inline style), which only trusted output keeps; the
+# text version is shown the other way round. Trusted: the picture; untrusted: the text.
+_STYLE = ("<style>.onb-saved-graph__svg{display:block!important}"
+          ".onb-saved-graph__text{display:none!important}</style>")
+
+
 def saved_graph_bundle(graph: dict[str, Any]) -> dict[str, str]:
     """The MIME bundle of a final run-graph snapshot (``GraphModel.snapshot``)."""
-    svg = graph_svg(graph)
-    parts = [f'<div style="overflow-x:auto">{svg}</div>', _failures(graph), _logs(graph)]
+    svg, text = graph_svg(graph), graph_text(graph)
+    parts = [_STYLE, f'<div class="onb-saved-graph__svg" style="display:none;overflow-x:auto">'
+             f'{svg}</div><pre class="onb-saved-graph__text" style="{_PRE}">{escape(text)}'
+             f'</pre>', _failures(graph), _logs(graph)]
     html = ('<div class="onb-saved-graph" data-testid="onb-saved-graph" '
             'style="font-family:sans-serif;font-size:13px">' + "".join(parts) + "</div>")
-    return {"text/html": html, "image/svg+xml": svg, "text/plain": graph_text(graph)}
+    return {"text/html": html, "image/svg+xml": svg, "text/plain": text}
 
 
 def _failures(graph: dict[str, Any]) -> str:
@@ -41,7 +51,7 @@ def _failure(node: dict[str, Any]) -> str:
     headline = error["exception"] if error else (
         node.get("message") or node.get("detail") or node["state"])
     frame = f'<pre style="{_PRE}">{escape(error["frame"])}</pre>' if error else ""
-    return (f'<div data-testid="onb-failure" style="border-left:3px solid {_RED};'
+    return (f'<div class="onb-saved-graph__failure" data-testid="onb-failure" style="border-left:3px solid {_RED};'
             f'padding:2px 8px;margin:6px 0"><b>✗ {escape(node["label"])}</b>'
             f' — {escape(headline)}{frame}</div>')
 

@@ -236,7 +236,7 @@ def test_a_finished_run_s_output_is_the_final_graph_without_the_widget(tmp_path:
 def test_a_failed_node_carries_the_exception_and_the_user_s_last_frame(tmp_path: Path) -> None:
     notebook = execute(notebook_of([FLOW_CELL]), tmp_path)
     [shown] = saved_graphs(notebook.cells[0])
-    [failure] = re.findall(r'<div data-testid="onb-failure".*?</div>', shown["text/html"],
+    [failure] = re.findall(r'<div class="onb-saved-graph__failure".*?</div>', shown["text/html"],
                            re.S)
     assert "check-0" in failure and "ValueError: bad row" in failure
     assert "line 11, in check" in failure and "raise ValueError(&quot;bad row&quot;)" in failure

@@ -175,6 +175,24 @@ def test_a_saved_notebook_reopened_without_its_kernel_still_shows_the_graph(
     assert "validate-0" in page.inner_text(SAVED)
     assert page.locator("text=Error displaying widget").count() == 0
     assert "model not found" not in page.inner_text(".jp-Notebook")
+    assert not page.locator(f"{SAVED} .onb-saved-graph__text").is_visible()
+
+    # Edited elsewhere, it is no longer trusted: JupyterLab strips the SVG from the HTML,
+    # and the text version of the graph shows instead (no jumble of the SVG's labels).
+    notebook = nbformat.read(lab.root / "saved_graph.ipynb", as_version=4)
+    notebook.metadata["edited_elsewhere"] = True
+    nbformat.write(notebook, lab.root / "saved_graph.ipynb")
+    page.goto("about:blank")
+    page.goto(lab.open_url("saved_graph.ipynb"))
+    # (the sanitiser keeps class attributes, not data-testid ones)
+    text = page.locator(".onb-saved-graph .onb-saved-graph__text")
+    text.wait_for(timeout=60_000)
+    text.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "saved_graph_untrusted.png"), full_page=True)
+    assert page.locator(".onb-saved-graph svg").count() == 0  # sanitised: untrusted indeed
+    assert "validate-0      ✗ failed" in text.inner_text()
+    failure = page.inner_text(".onb-saved-graph .onb-saved-graph__failure")
+    assert "ValueError: row 3 failed validation" in failure
 
 
 CELL_TASKS = (

@@ -101,11 +101,18 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--baseline-runs", type=int, default=1)
+    parser.add_argument("--write-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.write_only:
+        print(write_run(args.tasks))
+        return
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as home:
         os.environ["ORCHESTRATE_NB_HOME"] = home
         os.environ.pop("ORCHESTRATE_NB_DATABASE_URL", None)
-        run_id = write_run(args.tasks)
+        # written by another process: Linux children inherit their parent's peak RSS
+        run_id = subprocess.run(
+            [sys.executable, __file__, "--write-only", "--tasks", str(args.tasks)],
+            capture_output=True, text=True, check=True).stdout.strip()
         print(f"one flow run of {args.tasks:,} task runs ({args.tasks - 1:,} dependencies)")
         report("runs show ID (first 100 + counts)", "plain", ["runs", "show", run_id],
                args.runs)

@@ -44,11 +44,19 @@ class _ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def _console_stream(level: int) -> Any:
-    if level >= logging.WARNING or "ipykernel" not in sys.modules:
+    if level >= logging.WARNING or not _in_a_kernel():
         return sys.stderr
     # A cell's output recorder (notebook/capture.py) would keep the line as printed output
     # and log it a second time; log lines reach the run store on their own.
     return getattr(sys.stdout, "unrecorded", sys.stdout)
+
+
+def _in_a_kernel() -> bool:
+    """A Jupyter kernel's process (not merely one that imported ipykernel, as ipywidgets
+    does)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
 
 
 class _RunFormatter(logging.Formatter):

@@ -72,10 +72,15 @@ def prune_runs(args: argparse.Namespace) -> int:
 
 def _reclaim_space(repository: RunRepository, console: Console) -> None:
     """Shrink the SQLite file by what the prune freed (PostgreSQL reuses the space)."""
+    from orchestrate_nb.errors import StoreError
     from orchestrate_nb.store.maintenance import reclaim_space
 
-    with console.status("Reclaiming disk space (VACUUM)…"):
-        freed = reclaim_space(repository.database)
+    try:
+        with console.status("Reclaiming disk space (VACUUM)…"):
+            freed = reclaim_space(repository.database)
+    except StoreError as exc:  # the prune itself is done; new runs will reuse the space
+        console.print(f"Disk space not reclaimed now: {exc}")
+        return
     if freed is not None:
         console.print(f"Freed {_megabytes(freed)} of disk space.")
 

@@ -198,6 +198,20 @@ def test_db_prune_gives_the_freed_space_back_to_the_disk(cli, store, orchestrate
     assert "recent-run" in cli("runs", "ls").out
 
 
+def test_db_prune_that_cannot_vacuum_still_succeeds_and_says_why(cli, store, monkeypatch):
+    from orchestrate_nb.errors import StoreError
+    from orchestrate_nb.store import maintenance
+
+    def locked(database):  # type: ignore[no-untyped-def]
+        raise StoreError("run store VACUUM failed: database is locked")
+
+    monkeypatch.setattr(maintenance, "reclaim_space", locked)
+    store.add_flow("etl", days_ago=40)
+    result = cli("db", "prune", "--older-than", "30d", "--yes")
+    assert result.code == 0 and "Pruned 1 flow run(s)" in result.out
+    assert "Disk space not reclaimed now: run store VACUUM failed: database is locked" in result.out
+
+
 def test_runs_logs_says_so_when_a_run_logged_nothing(cli, store):
     run = store.synthetic.flow_run_created(state="COMPLETED")
     store.writer.write([run])

@@ -195,6 +195,47 @@ def test_a_saved_notebook_reopened_without_its_kernel_still_shows_the_graph(
     assert "ValueError: row 3 failed validation" in failure
 
 
+SLOW_TAIL_CELL = '''\
+import time
+from orchestrate_nb import flow, task, get_run_logger
+
+@task
+def parse(text):
+    if text != "x1":
+        time.sleep(0.5)  # these log after the failure, which scrolls out of the last lines
+        get_run_logger().info("parsed %s", text)
+    return int(text)
+
+@task
+def wait_a_while():
+    time.sleep(20)
+
+@flow(name="slow-tail")
+def slow_tail():
+    parse.map(["x1"] + [str(n) for n in range(12)])
+    wait_a_while.submit()
+
+slow_tail(return_state=True)
+'''
+
+
+def test_a_failed_node_of_the_live_widget_shows_its_exception_and_frame(
+        lab: Any, page: Any, artifacts: Path) -> None:
+    _write_notebook(lab.root, "live_failure.ipynb", (SLOW_TAIL_CELL,))
+    page.goto(lab.open_url("live_failure.ipynb"))
+    _run_cell(page, lab, "live_failure.ipynb")
+    failed = page.locator(f'[data-testid="onb-graph"] {NODE}[data-label="parse (mapped)"]'
+                          f'[data-state="failed"]')
+    failed.wait_for(timeout=120_000)
+    failed.click()  # pinned: the panel keeps it while the run goes on
+    panel = page.locator('[data-testid="onb-logs"]')
+    panel.screenshot(path=str(artifacts / "live_failure_panel.png"))
+    text = panel.inner_text()
+    assert "ValueError: invalid literal for int() with base 10: 'x1'" in text
+    assert ", in parse" in text and "return int(text)" in text
+    assert "parsed 11" in text  # and the last log lines, as before
+
+
 CELL_TASKS = (
     "%load_ext orchestrate_nb",
     "%%task load\nimport time\ntime.sleep(1.5)\nrows = [1, 2, 3]",

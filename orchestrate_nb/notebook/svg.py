@@ -82,8 +82,10 @@ def render_svg(nodes: Sequence[GraphNode], edges: Sequence[GraphEdge],
              'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
              '<path d="M 0 0 L 10 5 L 0 10 z" fill="#8c959f"/></marker></defs>']
     if title:
+        # JupyterLab's text colour when drawn inline (readable on a dark theme too)
         parts.append(f'<text x="{_MARGIN}" y="{_MARGIN + 8}" font-size="13" '
-                     f'font-weight="bold" fill="#24292f">{escape(title)}</text>'
+                     f'font-weight="bold" fill="#24292f" '
+                     f'style="fill:var(--jp-content-font-color1,#24292f)">{escape(title)}</text>'
                      f'<g transform="translate(0,{top})">')
     parts += [_edge(edge, positions) for edge in edges
               if edge.up in positions and edge.down in positions]

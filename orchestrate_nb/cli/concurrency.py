@@ -86,15 +86,9 @@ def _parse_name(text: str) -> str:
 
 
 def _parse_limit(text: str) -> int:
-    from orchestrate_nb.cli.format import InvalidArgument
+    from orchestrate_nb.cli.format import parse_count
 
-    try:
-        limit = int(text.strip())
-    except ValueError:
-        limit = 0
-    if limit < 1:
-        raise InvalidArgument(f"invalid limit {text!r}: give a whole number of slots, at least 1")
-    return limit
+    return parse_count(text, "limit", "slots")
 
 
 def _parse_decay(text: str) -> float:

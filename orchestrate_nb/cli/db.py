@@ -8,6 +8,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from orchestrate_nb.store.repository import RunRepository
     from orchestrate_nb.store.views import PruneSummary
 
@@ -62,9 +64,29 @@ def prune_runs(args: argparse.Namespace) -> int:
             done = _prune_with_progress(repository, older_than)
         else:
             done = repository.prune(older_than)
-    console.print(f"Pruned {done.flow_runs} flow run(s), {done.task_runs} task run(s) and "
-                  f"{done.log_lines} log line(s) older than {args.older_than}.")
+        console.print(f"Pruned {done.flow_runs} flow run(s), {done.task_runs} task run(s) and "
+                      f"{done.log_lines} log line(s) older than {args.older_than}.")
+        _reclaim_space(repository, console)
     return 0
+
+
+def _reclaim_space(repository: RunRepository, console: Console) -> None:
+    """Shrink the SQLite file by what the prune freed (PostgreSQL reuses the space)."""
+    from orchestrate_nb.errors import StoreError
+    from orchestrate_nb.store.maintenance import reclaim_space
+
+    try:
+        with console.status("Reclaiming disk space (VACUUM)…"):
+            freed = reclaim_space(repository.database)
+    except StoreError as exc:  # the prune itself is done; new runs will reuse the space
+        console.print(f"Disk space not reclaimed now: {exc}")
+        return
+    if freed is not None:
+        console.print(f"Freed {_megabytes(freed)} of disk space.")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.0f} kB"
 
 
 def _prune_with_progress(repository: RunRepository, older_than: dt.timedelta) -> PruneSummary:

@@ -25,6 +25,11 @@ class InvalidArgument(OrchestrateError, ValueError):
 
 
 PIPE_WIDTH = 120
+# Past these, a value is a typo, not a wish: a timestamp that far back does not exist, and
+# the database's integers (32-bit on PostgreSQL) cannot hold the count.
+MAX_DURATION = dt.timedelta(days=36_500)
+MAX_COUNT = 2**31 - 1
+RICH_ROWS = 1_000
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 STATE_STYLES = {
@@ -41,7 +46,24 @@ def parse_duration(text: str) -> dt.timedelta:
     if not parts or "".join(number + unit for number, unit in parts) != compact:
         raise InvalidArgument(
             f"invalid duration {text!r}: use a number and a unit, like 30d, 12h, 15m or 90s")
-    return dt.timedelta(seconds=sum(float(n) * _DURATION_UNITS[u] for n, u in parts))
+    seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+    if seconds > MAX_DURATION.total_seconds():
+        raise InvalidArgument(f"invalid duration {text!r}: at most {MAX_DURATION.days}d")
+    return dt.timedelta(seconds=seconds)
+
+
+def parse_count(text: str, what: str, unit: str, maximum: int = MAX_COUNT) -> int:
+    """A whole number of ``unit`` from 1 to ``maximum``; ``what`` names it (``--limit``)."""
+    try:
+        count = int(text.strip())
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise InvalidArgument(f"invalid {what} {text!r}: give a whole number of {unit}, "
+                              f"at least 1")
+    if count > maximum:
+        raise InvalidArgument(f"invalid {what} {text!r}: at most {maximum:,} {unit}")
+    return count
 
 
 def parse_state_types(values: Iterable[str] | None) -> list[str]:
@@ -137,6 +159,9 @@ def flow_run_header(run: FlowRunInfo) -> Table:
         rows.append(("Parent run", run.parent_flow_run_id))
     if run.owner_host:
         rows.append(("Process", f"pid {run.owner_pid} on {run.owner_host}"))
+    if run.executed_notebook:
+        rows.append(("Notebook", f"{run.executed_notebook}  (runs export {short_id(run.id)} "
+                                 f"DEST copies it)"))
     for label, value in rows:
         grid.add_row(label, value)
     return grid
@@ -159,28 +184,83 @@ def state_history_lines(states: Sequence[StateInfo]) -> Group:
 def _more(shown: int, total: int, what: str) -> list[Text]:
     if shown >= total:
         return []
-    return [Text(f"… and {total - shown:,} more {what} (--limit 0 shows all)", style="grey50")]
+    return [Text(f"… and {total - shown:,} more {what} (--all shows all)", style="grey50")]
 
 
-def task_runs_table(task_runs: Sequence[TaskRunInfo], counts: dict[str, int]) -> Group:
-    """``counts``: every task run of the flow run by state name (``task_runs`` may be fewer)."""
+def _task_runs_summary(counts: dict[str, int]) -> Text:
     total = sum(counts.values())
     summary = Text(f"{total:,} task run{'s' if total != 1 else ''}", style="bold")
     if counts:
         summary.append(": " + ", ".join(f"{n:,} {name}" for name, n in counts.items()), style="")
+    return summary
+
+
+_TASK_COLUMNS = ("NAME", "STATE", "DURATION", "RETRIES", "STARTED", "MESSAGE")
+
+
+def _task_row(task: TaskRunInfo) -> tuple[str, ...]:
+    return (task.name, task.state_name, format_duration(task.duration), str(task.retries),
+            format_time(task.start_time, time_only=True), task.state_message or "")
+
+
+def task_runs_table(task_runs: Sequence[TaskRunInfo], counts: dict[str, int]) -> Group:
+    """``counts``: every task run of the flow run by state name (``task_runs`` may be fewer)."""
+    summary = _task_runs_summary(counts)
     if not task_runs:
         return Group(summary)
     table = Table(header_style="bold")
-    for column in ("NAME", "STATE", "DURATION", "RETRIES", "STARTED", "MESSAGE"):
+    for column in _TASK_COLUMNS:
         table.add_column(column, no_wrap=column != "MESSAGE",
                          overflow="fold" if column == "MESSAGE" else "ellipsis",
                          ratio=1 if column == "MESSAGE" else None,
                          justify="right" if column in ("DURATION", "RETRIES") else "left")
     for task in task_runs:
-        table.add_row(task.name, state_text(task.state_type, task.state_name),
-                      format_duration(task.duration), str(task.retries),
-                      format_time(task.start_time, time_only=True), task.state_message or "")
-    return Group(summary, table, *_more(len(task_runs), total, "task runs"))
+        row = _task_row(task)
+        table.add_row(row[0], state_text(task.state_type, task.state_name), *row[2:])
+    return Group(summary, table, *_more(len(task_runs), sum(counts.values()), "task runs"))
+
+
+def print_task_runs(console: Console, task_runs: Sequence[TaskRunInfo],
+                    counts: dict[str, int]) -> None:
+    """A rich table, or plain aligned columns past ``RICH_ROWS`` rows (``--all`` of a run
+    of 100,000 task runs: rich's layout would take over a minute, these take a second)."""
+    if len(task_runs) <= RICH_ROWS:
+        console.print(task_runs_table(task_runs, counts))
+        return
+    console.print(_task_runs_summary(counts))
+    rows = [_TASK_COLUMNS, *(_task_row(task) for task in task_runs)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_TASK_COLUMNS) - 1)]
+    _write_lines(console, (_aligned(row, widths) for row in rows))
+
+
+def _aligned(row: tuple[str, ...], widths: list[int]) -> str:
+    cells = "  ".join(cell.ljust(width) for cell, width in zip(row, widths))
+    return f"{cells}  {row[-1]}".rstrip()
+
+
+def print_edges(console: Console, edges: Sequence[EdgeInfo], total: int) -> None:
+    if len(edges) <= RICH_ROWS:
+        console.print(edges_table(edges, total))
+        return
+    console.print(Text(f"{total:,} dependenc{'ies' if total != 1 else 'y'}", style="bold"))
+    _write_lines(console, (f"  {_edge_end(e.upstream_name, e.upstream_task_run_id)} → "
+                           f"{_edge_end(e.downstream_name, e.downstream_task_run_id)} "
+                           f"({e.input_name})" for e in edges))
+
+
+def _edge_end(name: str | None, task_run_id: str) -> str:
+    return name or short_id(task_run_id)
+
+
+def _write_lines(console: Console, lines: Iterable[str], chunk: int = 5_000) -> None:
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) == chunk:
+            console.file.write("\n".join(batch) + "\n")
+            batch.clear()
+    if batch:
+        console.file.write("\n".join(batch) + "\n")
 
 
 def edges_table(edges: Sequence[EdgeInfo], total: int) -> Group:
@@ -188,8 +268,8 @@ def edges_table(edges: Sequence[EdgeInfo], total: int) -> Group:
     title = Text(f"{total:,} dependenc{'ies' if total != 1 else 'y'}", style="bold")
     lines = [
         Text.assemble(
-            "  ", edge.upstream_name or short_id(edge.upstream_task_run_id), (" → ", "grey50"),
-            edge.downstream_name or short_id(edge.downstream_task_run_id),
+            "  ", _edge_end(edge.upstream_name, edge.upstream_task_run_id), (" → ", "grey50"),
+            _edge_end(edge.downstream_name, edge.downstream_task_run_id),
             (f" ({edge.input_name})", "grey50"))
         for edge in edges
     ]

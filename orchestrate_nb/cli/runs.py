@@ -24,13 +24,12 @@ def register(subparsers: Any) -> None:
     ls.add_argument("--flow", metavar="F", help="only runs of the flow named F")
     ls.add_argument("--since", metavar="DURATION",
                     help="only runs created in the last DURATION (e.g. 1d, 12h, 15m)")
-    ls.add_argument("--limit", type=int, default=50, metavar="N", help="at most N runs (50)")
+    _add_limit(ls, 50, "runs")
     ls.set_defaults(handler=list_runs)
 
     show = commands.add_parser("show", help="a flow run, its task runs and dependencies")
     show.add_argument("id", metavar="ID", help="flow run id, or a unique prefix of it")
-    show.add_argument("--limit", type=int, default=100, metavar="N",
-                      help="show the first N task runs and dependencies (100; 0 for all)")
+    _add_limit(show, 100, "task runs and dependencies")
     show.set_defaults(handler=show_run)
 
     logs = commands.add_parser("logs", help="the log lines of a flow run")
@@ -38,6 +37,15 @@ def register(subparsers: Any) -> None:
     logs.add_argument("-f", "--follow", action="store_true",
                       help="keep printing new lines until the run finishes")
     logs.set_defaults(handler=print_logs)
+
+    export = commands.add_parser(
+        "export", help="copy a notebook run's executed notebook where JupyterLab opens it",
+        description="Copy the executed notebook of a notebook deployment run (with its "
+                    "outputs) to DEST: a folder, or a path ending in .ipynb.")
+    export.add_argument("id", metavar="ID", help="flow run id, or a unique prefix of it")
+    export.add_argument("dest", metavar="DEST", help="an existing folder, or a .ipynb path")
+    export.add_argument("--force", action="store_true", help="replace an existing file")
+    export.set_defaults(handler=export_run)
 
     cancel = commands.add_parser("cancel", help="cancel a flow run (its worker stops it)")
     cancel.add_argument("id", metavar="ID", help="flow run id, or a unique prefix of it")
@@ -58,6 +66,20 @@ def register(subparsers: Any) -> None:
     resume.add_argument("--watch", action="store_true",
                         help="then follow the run live (states, log lines) until it ends")
     resume.set_defaults(handler=resume_run)
+
+
+def _add_limit(parser: Any, default: int, what: str) -> None:
+    """``--limit N`` (checked by ``_limit``, so a mistake is one line) or ``--all``."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--limit", default=str(default), metavar="N",
+                       help=f"show the first N {what} ({default})")
+    group.add_argument("--all", action="store_true", help=f"show all {what}")
+
+
+def _limit(args: argparse.Namespace) -> int | None:
+    from orchestrate_nb.cli.format import parse_count
+
+    return None if args.all else parse_count(args.limit, "--limit", "rows")
 
 
 def resume_run(args: argparse.Namespace) -> int:
@@ -99,6 +121,23 @@ def _json_object(text: str | None) -> dict[str, Any]:
     return value
 
 
+def export_run(args: argparse.Namespace) -> int:
+    """Copy the executed notebook; refused (nothing written) when the run has none, when
+    DEST's folder is missing, or when the file exists and ``--force`` is not given."""
+    import shutil
+
+    from orchestrate_nb.cli.export import executed_notebook_of, export_target
+    from orchestrate_nb.store.repository import open_repository
+
+    with open_repository() as repository:
+        run = repository.get_flow_run(args.id)
+    source = executed_notebook_of(run)
+    target = export_target(run, args.dest, args.force)
+    shutil.copyfile(source, target)
+    print(f"Exported the executed notebook of flow run {run.name} ({run.id[:8]}) to {target}")
+    return 0
+
+
 def cancel_run(args: argparse.Namespace) -> int:
     """A waiting run ends Cancelled at once; a started deployment run goes Cancelling, and
     its worker kills the run's process group and ends it Cancelled; a paused run (in any
@@ -136,8 +175,9 @@ def list_runs(args: argparse.Namespace) -> int:
 
     states = parse_state_types(args.state)
     since = parse_duration(args.since) if args.since else None
+    limit = _limit(args)
     with open_repository() as repository:
-        runs = repository.list_flow_runs(states, args.flow, since, max(args.limit, 0))
+        runs = repository.list_flow_runs(states, args.flow, since, limit)
     console = make_console()
     if runs:
         console.print(flow_runs_table(runs))
@@ -148,16 +188,16 @@ def list_runs(args: argparse.Namespace) -> int:
 
 def show_run(args: argparse.Namespace) -> int:
     from orchestrate_nb.cli.format import (
-        edges_table,
         flow_run_header,
         make_console,
+        print_edges,
+        print_task_runs,
         state_history_lines,
-        task_runs_table,
     )
     from orchestrate_nb.store.pauses import load_pause_info
     from orchestrate_nb.store.repository import open_repository
 
-    limit = args.limit if args.limit > 0 else None
+    limit = _limit(args)
     with open_repository() as repository:
         run = repository.get_flow_run(args.id)
         task_runs = repository.list_task_runs(run.id, limit)
@@ -173,9 +213,9 @@ def show_run(args: argparse.Namespace) -> int:
     console.print()
     console.print(state_history_lines(states))
     console.print()
-    console.print(task_runs_table(task_runs, counts))
+    print_task_runs(console, task_runs, counts)
     console.print()
-    console.print(edges_table(edges, edge_count))
+    print_edges(console, edges, edge_count)
     return 0
 
 

@@ -66,6 +66,11 @@ class _StreamRouter:
             record.text(self._stream, text)
         return self._target.write(text)  # type: ignore[no-any-return]
 
+    @property
+    def unrecorded(self) -> Any:
+        """The stream itself, for run-log lines (they reach the run store on their own)."""
+        return self._target
+
     def writelines(self, lines: Any) -> None:
         for line in lines:
             self.write(line)

@@ -239,7 +239,7 @@ class GraphModel:
             run = self._runs.get(e.task_run_id)
             if run is None:
                 return
-            run.node.log(log_line(e))
+            run.node.log(log_line(e), e.message)
         elif e.flow_run_id == self.flow.id and e.flow_run_id is not None:
             self.flow.logs.append(log_line(e))
         else:

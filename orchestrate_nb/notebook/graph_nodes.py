@@ -9,6 +9,7 @@ from collections import deque
 from typing import Any
 
 from orchestrate_nb.core.events import LogEmitted, StateChanged
+from orchestrate_nb.notebook.failure_details import TRACEBACK_START, failure_details
 
 FINAL_STATES = frozenset({"completed", "cached", "failed", "crashed", "not run", "cancelled",
                           "not cached"})
@@ -70,7 +71,7 @@ class Node:
     """A box in the graph. ``counts`` holds its runs by display state."""
 
     __slots__ = ("id", "label", "kind", "runs", "counts", "retries", "start", "end", "logs",
-                 "stale", "message", "flow_state", "planned")
+                 "stale", "message", "flow_state", "planned", "failure")
 
     def __init__(self, id: str, label: str, kind: str, log_lines: int) -> None:
         self.id = id
@@ -86,6 +87,7 @@ class Node:
         self.message: str | None = None  # of the last unsuccessful state
         self.flow_state: str | None = None  # a subflow's own state
         self.planned: tuple[str, str] | None = None  # (state, detail) before any run
+        self.failure: dict[str, str] | None = None  # the last traceback's exception, frame
 
     @property
     def state(self) -> str:
@@ -131,13 +133,18 @@ class Node:
         self.retries += other.retries
         self.logs.extend(other.logs)
         self.message = other.message or self.message
+        self.failure = other.failure or self.failure
         if other.start is not None:
             self.start = other.start if self.start is None else min(self.start, other.start)
         if other.end is not None:
             self.end = other.end if self.end is None else max(self.end, other.end)
 
-    def log(self, line: str) -> None:
+    def log(self, line: str, message: str = "") -> None:
+        """Keep ``line``; ``message`` (the whole text) may end with a traceback, whose
+        exception and user frame are kept apart (the line may be clipped)."""
         self.logs.append(line)
+        if TRACEBACK_START in message:
+            self.failure = failure_details(message) or self.failure
 
     def mark_stale(self, reason: str) -> None:
         self.stale = reason
@@ -161,6 +168,8 @@ class Node:
             data["counts"] = {s: n for s, n in self.counts.items() if n}
         if self.planned is not None and self.planned[1]:
             data["detail"] = self.planned[1]
+        if self.failure is not None and state in _UNSUCCESSFUL:
+            data["error"] = self.failure
         return data
 
 

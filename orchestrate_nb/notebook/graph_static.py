@@ -10,7 +10,7 @@ from typing import Any
 from orchestrate_nb.notebook.graph_nodes import format_duration, node_detail
 from orchestrate_nb.notebook.svg import BOX, GraphEdge, GraphNode, render_svg, render_text
 
-__all__ = ["BOX", "graph_svg", "graph_text", "headline"]
+__all__ = ["BOX", "graph_svg", "graph_text", "headline", "node_tooltip"]
 
 _SVG_STATES = {"crashed": "failed", "cancelled": "not run", "paused": "pending"}
 
@@ -18,10 +18,21 @@ _SVG_STATES = {"crashed": "failed", "cancelled": "not run", "paused": "pending"}
 def _graph_parts(graph: dict[str, Any]) -> tuple[list[GraphNode], list[GraphEdge]]:
     nodes = graph.get("nodes", [])
     labels = {node["id"]: node["label"] for node in nodes}
-    shown = [GraphNode(node["label"], _svg_state(node), node_detail(node)) for node in nodes]
+    shown = [GraphNode(node["label"], _svg_state(node), node_detail(node), node_tooltip(node))
+             for node in nodes]
     edges = [GraphEdge(labels[up], labels[down], label)
              for up, down, label in graph.get("edges", []) if up in labels and down in labels]
     return shown, edges
+
+
+def node_tooltip(node: dict[str, Any], log_lines: int = 3) -> str:
+    """The hover text under a node's name and state: why it failed, its last log lines."""
+    error = node.get("error")
+    lines = [f"{error['exception']}\n  {error['frame']}"] if error else []
+    if node.get("message") and not error:
+        lines.append(str(node["message"]))
+    lines += [line.split("\n", 1)[0] for line in node.get("logs", [])[-log_lines:]]
+    return "\n".join(lines)
 
 
 def _svg_state(node: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ from traitlets import Bool, Float, Int
 from traitlets.config import SingletonConfigurable
 
 from orchestrate_nb.core.events import RunEvent
+from orchestrate_nb.notebook.graph_html import saved_graph_bundle
 from orchestrate_nb.notebook.graph_model import GraphModel
 from orchestrate_nb.notebook.svg import GraphEdge, GraphNode
 
@@ -191,9 +192,11 @@ class FlowRunWatch:
         unsubscribe(self.live)
         try:
             self.live.finish()
-            # the saved output's image/svg+xml and text/plain become the final graph
+            # The final graph replaces the widget in the output: a saved notebook then
+            # shows it everywhere, kernel or not (see graph_html).
             if self._handle is not None:
-                self._handle.update(self.widget)
+                self._handle.update(saved_graph_bundle(self.widget.graph), raw=True)
+            self.widget.close()
         except Exception:
             _log.exception("could not show the final run graph")
 
@@ -255,17 +258,16 @@ def watch_planned_run(nodes: Sequence[GraphNode], edges: Sequence[GraphEdge],
 
 
 def show_planned_graph(nodes: Sequence[GraphNode], edges: Sequence[GraphEdge]) -> bool:
-    """``%flow graph``: the task cells as the widget (it carries the SVG too). False when
-    widgets are off: the caller shows the static SVG alone."""
+    """``%flow graph``: the task cells drawn as a finished run graph is (nothing in it
+    changes, so no widget: the output is what a saved notebook shows). False when widgets
+    are off: the caller shows the static SVG alone."""
     settings = _settings()
     if settings is None:
         return False
     from IPython.display import display
 
-    from orchestrate_nb.notebook.widget import RunGraph
-
     model = _model(settings)
     model.flow.state = ""  # no run: no state to show
     _plan(model, nodes, edges)
-    display(RunGraph(graph=model.snapshot(time.time())))
+    display(saved_graph_bundle(model.snapshot(time.time())), raw=True)
     return True

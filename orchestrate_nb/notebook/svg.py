@@ -32,6 +32,7 @@ class GraphNode:
     name: str
     state: str
     detail: str = ""  # a duration, or why it is stale
+    tooltip: str = ""  # more lines for the hover title (message, failure, last log lines)
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,10 @@ def render_svg(nodes: Sequence[GraphNode], edges: Sequence[GraphEdge],
              'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
              '<path d="M 0 0 L 10 5 L 0 10 z" fill="#8c959f"/></marker></defs>']
     if title:
+        # JupyterLab's text colour when drawn inline (readable on a dark theme too)
         parts.append(f'<text x="{_MARGIN}" y="{_MARGIN + 8}" font-size="13" '
-                     f'font-weight="bold" fill="#24292f">{escape(title)}</text>'
+                     f'font-weight="bold" fill="#24292f" '
+                     f'style="fill:var(--jp-content-font-color1,#24292f)">{escape(title)}</text>'
                      f'<g transform="translate(0,{top})">')
     parts += [_edge(edge, positions) for edge in edges
               if edge.up in positions and edge.down in positions]
@@ -112,7 +115,10 @@ def _node(node: GraphNode, position: Position) -> str:
     x, y = _corner(position)
     colour = STATE_COLOURS.get(node.state, "#6e7781")
     status = node.state + (f" · {node.detail}" if node.detail else "")
-    return (f'<g><title>{escape(node.name)}: {escape(status)}</title>'
+    title = f"{node.name}: {status}" + (f"\n{node.tooltip}" if node.tooltip else "")
+    # the live widget's test hooks, so a saved graph is checked like the live one
+    return (f'<g data-testid="onb-node" data-label="{escape(node.name)}" '
+            f'data-state="{escape(node.state)}"><title>{escape(title)}</title>'
             f'<rect x="{x}" y="{y}" width="{_WIDTH}" height="{_HEIGHT}" rx="6" fill="#ffffff" '
             f'stroke="{colour}" stroke-width="2"/>'
             f'<rect x="{x}" y="{y}" width="6" height="{_HEIGHT}" rx="3" fill="{colour}"/>'

@@ -2,8 +2,9 @@
 
 It needs no extension of ours: anywidget's own front end loads ``static/graph.js`` and
 ``static/graph.css`` from the model, so it renders in JupyterLab, Notebook 7 and VS Code.
-Its output also carries the graph as ``image/svg+xml`` and ``text/plain``: what nbconvert,
-papermill output notebooks and GitHub show, where no widget runs.
+Its output also carries the graph as ``image/svg+xml`` and ``text/plain``. It lives only
+while its run does: when the run ends, ``live.FlowRunWatch`` replaces the output with the
+final graph without the widget (``graph_html``), which is what a saved notebook keeps.
 """
 
 from __future__ import annotations

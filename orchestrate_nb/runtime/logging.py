@@ -27,16 +27,36 @@ _print_logger: ContextVar[logging.LoggerAdapter[Any] | None] = ContextVar(
 _original_print = builtins.print
 
 
-class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever ``sys.stderr`` is now (ipykernel swaps it per cell)."""
+class _ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is now (ipykernel swaps it per cell); in a Jupyter
+    kernel, lines below WARNING go to ``sys.stdout`` instead: Jupyter paints stderr red,
+    and a run that went well should not look alarming."""
 
-    @property  # type: ignore[override]
-    def stream(self) -> Any:
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            stream = _console_stream(record.levelno)
+            stream.write(self.format(record) + self.terminator)
+            stream.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+
+def _console_stream(level: int) -> Any:
+    if level >= logging.WARNING or not _in_a_kernel():
         return sys.stderr
+    # A cell's output recorder (notebook/capture.py) would keep the line as printed output
+    # and log it a second time; log lines reach the run store on their own.
+    return getattr(sys.stdout, "unrecorded", sys.stdout)
 
-    @stream.setter
-    def stream(self, _value: Any) -> None:
-        return None
+
+def _in_a_kernel() -> bool:
+    """A Jupyter kernel's process (not merely one that imported ipykernel, as ipywidgets
+    does)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
 
 
 class _RunFormatter(logging.Formatter):
@@ -79,7 +99,7 @@ def configure_logging(level: str | None = None) -> None:
 
         root = logging.getLogger(LOGGER_NAME)
         root.setLevel(level or load_settings().logging_level)
-        console = _CurrentStderrHandler()
+        console = _ConsoleHandler()
         console.setFormatter(_RunFormatter(
             "%(asctime)s.%(msecs)03d | %(levelname)-7s | %(run_label_text)s%(message)s",
             datefmt="%H:%M:%S"))

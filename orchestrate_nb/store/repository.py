@@ -40,7 +40,7 @@ _FLOW_RUN_COLUMNS = (
     FlowRun.state_message, FlowRun.created, FlowRun.start_time, FlowRun.end_time,
     FlowRun.run_count, FlowRun.parameters, FlowRun.tags, FlowRun.parent_flow_run_id,
     FlowRun.parent_task_run_id, FlowRun.deployment_id, FlowRun.owner_host, FlowRun.owner_pid,
-    FlowRun.heartbeat,
+    FlowRun.heartbeat, FlowRun.executed_notebook,
 )
 _TASK_RUN_COLUMNS = (
     TaskRun.id, TaskRun.flow_run_id, TaskRun.task_name, TaskRun.task_key, TaskRun.name,

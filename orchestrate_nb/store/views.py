@@ -36,6 +36,7 @@ class FlowRunInfo:
     owner_host: str | None
     owner_pid: int | None
     heartbeat: dt.datetime | None
+    executed_notebook: str | None = None  # a notebook deployment run's output, once started
 
     @property
     def duration(self) -> dt.timedelta | None:

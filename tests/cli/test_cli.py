@@ -105,12 +105,31 @@ def test_log_messages_are_printed_verbatim(cli, store):
     (["runs", "show", "nope"], "Error: no flow run matches 'nope'"),
     (["runs", "logs", "nope"], "Error: no flow run matches 'nope'"),
     (["db", "prune", "--older-than", "soon"], "Error: invalid duration 'soon'"),
+    (["runs", "ls", "--limit", "0"], "Error: invalid --limit '0': give a whole number"),
+    (["runs", "ls", "--limit", "-1"], "Error: invalid --limit '-1': give a whole number"),
+    (["runs", "ls", "--limit", "99999999999999999999"],
+     "Error: invalid --limit '99999999999999999999': at most 2,147,483,647 rows"),
+    (["runs", "show", "nope", "--limit", "0"], "Error: invalid --limit '0'"),
+    (["runs", "ls", "--since", "99999999999d"],
+     "Error: invalid duration '99999999999d': at most 36500d"),
+    (["db", "prune", "--older-than", "99999999999d", "--yes"],
+     "Error: invalid duration '99999999999d': at most 36500d"),
+    (["concurrency-limit", "create", "X", "99999999999999999999999"],
+     "Error: invalid limit '99999999999999999999999': at most 2,147,483,647 slots"),
 ])
 def test_a_user_mistake_is_one_line_on_stderr_and_exit_code_1(cli, store, argv, message):
     result = cli(*argv)
     assert result.code == 1
     assert result.err.startswith(message)
     assert result.err.count("\n") == 1 and "Traceback" not in result.err
+
+
+def test_a_refused_value_writes_nothing(cli, store):
+    store.add_flow("etl", name="kept-run", days_ago=3)
+    assert cli("db", "prune", "--older-than", "99999999999d", "--yes").code == 1
+    assert cli("concurrency-limit", "create", "X", "99999999999999999999999").code == 1
+    assert "kept-run" in cli("runs", "ls", "--all").out
+    assert "No concurrency limits" in cli("concurrency-limit", "ls").out
 
 
 def test_a_store_that_cannot_be_opened_is_one_line_too(cli, monkeypatch):
@@ -161,6 +180,38 @@ def test_db_prune_removes_only_runs_older_than_the_cutoff(cli, store):
     assert cli("runs", "show", old.id).code == 1
 
 
+def test_db_prune_gives_the_freed_space_back_to_the_disk(cli, store, orchestrate_home):
+    if not store.writer.database.sqlite_path:
+        pytest.skip("PostgreSQL reuses freed rows itself; only SQLite files are vacuumed")
+    store.add_flow("etl", tasks=2000, days_ago=40)
+    store.add_flow("etl", name="recent-run")
+    files = [orchestrate_home / "orchestrate_nb.db", orchestrate_home / "orchestrate_nb.db-wal"]
+
+    def size_on_disk() -> int:
+        return sum(file.stat().st_size for file in files if file.exists())
+
+    before = size_on_disk()
+    result = cli("db", "prune", "--older-than", "30d", "--yes")
+
+    assert result.code == 0 and "Freed " in result.out
+    assert size_on_disk() < before / 2
+    assert "recent-run" in cli("runs", "ls").out
+
+
+def test_db_prune_that_cannot_vacuum_still_succeeds_and_says_why(cli, store, monkeypatch):
+    from orchestrate_nb.errors import StoreError
+    from orchestrate_nb.store import maintenance
+
+    def locked(database):  # type: ignore[no-untyped-def]
+        raise StoreError("run store VACUUM failed: database is locked")
+
+    monkeypatch.setattr(maintenance, "reclaim_space", locked)
+    store.add_flow("etl", days_ago=40)
+    result = cli("db", "prune", "--older-than", "30d", "--yes")
+    assert result.code == 0 and "Pruned 1 flow run(s)" in result.out
+    assert "Disk space not reclaimed now: run store VACUUM failed: database is locked" in result.out
+
+
 def test_runs_logs_says_so_when_a_run_logged_nothing(cli, store):
     run = store.synthetic.flow_run_created(state="COMPLETED")
     store.writer.write([run])
@@ -174,9 +225,22 @@ def test_runs_show_of_a_big_flow_shows_the_first_task_runs_and_counts_them_all(c
 
     assert "30 task runs: 30 Completed" in result.out
     assert "│ step-9 " in result.out and "│ step-10 " not in result.out
-    assert "… and 20 more task runs (--limit 0 shows all)" in result.out
+    assert "… and 20 more task runs (--all shows all)" in result.out
     assert "29 dependencies" in result.out and "… and 19 more dependencies" in result.out
-    assert "│ step-29 " in cli("runs", "show", run.id, "--limit", "0").out
+    assert "│ step-29 " in cli("runs", "show", run.id, "--all").out
+
+
+def test_runs_show_all_lists_every_task_run_of_a_huge_flow_in_plain_columns(cli, store):
+    run, _ = store.add_flow(tasks=1500)
+
+    result = cli("runs", "show", run.id, "--all")
+
+    lines = result.out.splitlines()
+    assert "1,500 task runs: 1,500 Completed" in result.out
+    assert sum(line.startswith("step-") for line in lines) == 1500
+    assert "step-1499  Completed" in result.out
+    assert "1,499 dependencies" in result.out and "  step-1498 → step-1499 (x)" in lines
+    assert "more task runs" not in result.out
 
 
 def test_cancelling_a_run_no_worker_holds_is_refused_and_changes_nothing(cli, store):

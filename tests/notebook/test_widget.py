@@ -5,6 +5,7 @@ and the static SVG that a notebook executed without a widget front end keeps."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import time
@@ -208,44 +209,72 @@ def widget_outputs(cell: Any) -> list[dict[str, Any]]:
             if o.output_type == "display_data" and WIDGET_MIME in o.data]
 
 
-def test_an_executed_notebook_keeps_the_final_graph_as_svg_and_text(tmp_path: Path) -> None:
+def saved_graphs(cell: Any) -> list[dict[str, Any]]:
+    """The final run graphs a saved notebook keeps (no widget in them)."""
+    return [dict(o.data) for o in cell.outputs if o.output_type == "display_data"
+            and "onb-saved-graph" in o.data.get("text/html", "")]
+
+
+def drawn_states(svg: str) -> dict[str, str]:
+    return dict(re.findall(r'data-label="([^"]+)" data-state="([^"]+)"', svg))
+
+
+def test_a_finished_run_s_output_is_the_final_graph_without_the_widget(tmp_path: Path) -> None:
     notebook = execute(notebook_of([FLOW_CELL, "%config RunGraphWidget.show_on_flow_call = "
                                     "False", "nb_demo(return_state=True)"]), tmp_path)
-    [shown] = widget_outputs(notebook.cells[0])
-    svg, text = shown["image/svg+xml"], shown["text/plain"]
-    assert "load-0" in svg and "check-0" in svg and "#cf222e" in svg
+    assert widget_outputs(notebook.cells[0]) == []  # nothing a reopened notebook can't draw
+    [shown] = saved_graphs(notebook.cells[0])
+    html, svg, text = shown["text/html"], shown["image/svg+xml"], shown["text/plain"]
+    assert drawn_states(svg) == drawn_states(html) == {"load-0": "completed",
+                                                       "check-0": "failed"}
+    assert "#cf222e" in svg and svg in html
     assert text.splitlines()[0].startswith("nb-demo · ")
     assert "check-0  ✗ failed" in text and "load-0   ✓ completed" in text
-    state = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]
-    model = state["state"][shown[WIDGET_MIME]["model_id"]]["state"]
-    assert {n["label"]: n["state"] for n in model["graph"]["nodes"]} == {
-        "load-0": "completed", "check-0": "failed"}
-    assert widget_outputs(notebook.cells[2]) == []  # switched off by %config
+    assert saved_graphs(notebook.cells[2]) == []  # switched off by %config
+
+
+def test_a_failed_node_carries_the_exception_and_the_user_s_last_frame(tmp_path: Path) -> None:
+    notebook = execute(notebook_of([FLOW_CELL]), tmp_path)
+    [shown] = saved_graphs(notebook.cells[0])
+    [failure] = re.findall(r'<div class="onb-saved-graph__failure".*?</div>', shown["text/html"],
+                           re.S)
+    assert "check-0" in failure and "ValueError: bad row" in failure
+    assert "line 11, in check" in failure and "raise ValueError(&quot;bad row&quot;)" in failure
+    assert "(no log lines)" not in shown["text/html"]
+    # the hover title of the node says it too
+    assert re.search(r"<title>check-0: failed[^<]*\nValueError: bad row\n  File", shown["text/html"])
+
+
+def test_nbconvert_html_of_an_executed_notebook_contains_the_graph(tmp_path: Path) -> None:
+    from nbconvert import HTMLExporter
+
+    notebook = execute(notebook_of([FLOW_CELL]), tmp_path)
+    html, _ = HTMLExporter().from_notebook_node(notebook)
+    assert 'data-label="check-0" data-state="failed"' in html and "<svg" in html
+    assert "ValueError: bad row" in html
+    assert "Error displaying widget" not in html
 
 
 CELLS = [LOAD, "%%task first\nx = 1", "%%task second\ny = x / 0", "%%task third\nz = y + 1"]
 
 
-def model_states(notebook: Any, output: dict[str, Any]) -> dict[str, str]:
-    state = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]
-    graph = state["state"][output[WIDGET_MIME]["model_id"]]["state"]["graph"]
-    return {node["label"]: node["state"] for node in graph["nodes"]}
-
-
-def test_flow_run_and_flow_graph_show_the_task_cells_in_the_widget(tmp_path: Path) -> None:
+def test_flow_run_and_flow_graph_show_the_task_cells_as_a_saved_graph(tmp_path: Path) -> None:
     nbformat.write(notebook_of(CELLS), str(tmp_path / "cells.ipynb"))
     notebook = execute(notebook_of([
         LOAD, "%config RunGraphWidget.show_on_flow_call = False", FLOW_CELL,
         "%flow run --notebook cells.ipynb", "%flow graph --notebook cells.ipynb"]), tmp_path)
-    assert widget_outputs(notebook.cells[2]) == []  # %config worked right after %load_ext
-    [run] = widget_outputs(notebook.cells[3])
-    assert model_states(notebook, run) == {"first": "completed", "second": "failed",
-                                           "third": "not run"}
+    assert saved_graphs(notebook.cells[2]) == []  # %config worked right after %load_ext
+    assert widget_outputs(notebook.cells[3]) == widget_outputs(notebook.cells[4]) == []
+    [run] = saved_graphs(notebook.cells[3])
+    assert drawn_states(run["text/html"]) == {"first": "completed", "second": "failed",
+                                              "third": "not run"}
     assert "second  ✗ failed" in run["text/plain"] and ">second<" in run["image/svg+xml"]
+    assert "ZeroDivisionError: division by zero" in run["text/html"]
+    assert "in &lt;module&gt;" in run["text/html"] and "y = x / 0" in run["text/html"]
     assert [o.ename for o in notebook.cells[3].outputs if o.output_type == "error"] == [
         "ZeroDivisionError"]
-    [graph] = widget_outputs(notebook.cells[4])
-    assert model_states(notebook, graph)["first"] == "completed"
+    [graph] = saved_graphs(notebook.cells[4])
+    assert drawn_states(graph["text/html"])["first"] == "completed"
     assert "→ second (x)" in graph["text/plain"] and graph["image/svg+xml"].startswith("<svg")
 
 
@@ -327,3 +356,20 @@ def test_a_watcher_that_cannot_load_does_not_stop_the_flow(
 
     assert still_runs() == "ok"
     assert still_runs() == "ok"
+
+
+def test_a_failure_s_frame_is_the_last_one_in_the_user_s_code() -> None:
+    from orchestrate_nb.notebook.failure_details import failure_details
+
+    message = ("Task run failed with exception: FileNotFoundError('data.csv')\n"
+               "Traceback (most recent call last):\n"
+               '  File "<etl.ipynb, cell 2>", line 3, in <module>\n'
+               "    df = pd.read_csv(path)\n"
+               "         ^^^^^^^^^^^^^^^^^\n"
+               '  File "/venv/lib/python3.11/site-packages/pandas/io.py", line 9, in read_csv\n'
+               "    raise FileNotFoundError(path)\n"
+               "FileNotFoundError: data.csv")
+    assert failure_details(message) == {
+        "exception": "FileNotFoundError: data.csv",
+        "frame": 'File "<etl.ipynb, cell 2>", line 3, in <module>\n    df = pd.read_csv(path)'}
+    assert failure_details("no traceback here") is None

@@ -53,6 +53,16 @@ class Lab:
                 return str(session["kernel"].get("execution_state"))
         return None
 
+    def shut_down_kernels(self) -> None:
+        """Stop every kernel (a notebook then reopens with none of its widget models)."""
+        with urllib.request.urlopen(f"{self.url}/api/kernels?token={self.token}",
+                                    timeout=5) as response:
+            kernels = json.load(response)
+        for kernel in kernels:
+            request = urllib.request.Request(
+                f"{self.url}/api/kernels/{kernel['id']}?token={self.token}", method="DELETE")
+            urllib.request.urlopen(request, timeout=30).close()
+
     def wait_for_idle_kernel(self, notebook: str, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while self.kernel_state(notebook) != "idle":

@@ -10,6 +10,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from polling import wait_for
 
 pytestmark = pytest.mark.ui
 
@@ -77,6 +78,7 @@ RECORD_STATES = """() => {
 }"""
 
 NODE = '[data-testid="onb-node"]'
+SAVED = '[data-testid="onb-saved-graph"]'
 
 
 def _write_notebook(root: Path, name: str, cells: tuple[str, ...] = (FLOW_CELL,)) -> None:
@@ -123,11 +125,9 @@ def test_run_graph_shows_nodes_going_from_running_to_completed_and_failed(
     widget = page.locator('[data-testid="onb-graph"]')
     widget.screenshot(path=str(artifacts / "run_graph_widget_running.png"))
     page.wait_for_selector(f"{NODE}[data-label='publish-0']", timeout=60_000)
-    page.wait_for_function(
-        """() => { const nodes = document.querySelectorAll('[data-testid="onb-node"]');
-                   return nodes.length >= 6 && Array.from(nodes).every(n =>
-                     ['completed', 'failed', 'cached'].includes(n.dataset.state)); }""",
-        timeout=90_000)
+    # the run over, its output becomes the final graph without the widget (what is saved)
+    saved = page.locator(SAVED)
+    saved.wait_for(timeout=90_000)
     page.wait_for_selector(".jp-OutputArea-output:has-text('flow finished: Failed')")
 
     states = _states(page)
@@ -136,18 +136,104 @@ def test_run_graph_shows_nodes_going_from_running_to_completed_and_failed(
                       "score (mapped)": "completed", "publish-0": "completed"}
     seen = _seen(page)
     assert {"extract-0=running", "validate-0=running"} <= seen, seen
-    header = page.inner_text('[data-testid="onb-graph"] .onb-graph__header')
-    assert "etl-demo" in header and "failed" in header
+    assert "etl-demo" in saved.inner_text() and ": failed" in saved.inner_text()
 
-    page.click(f"{NODE}[data-label='validate-0']")
-    logs = page.inner_text('[data-testid="onb-logs"]')
-    assert "checking 5 rows" in logs and "row 3 failed validation" in logs
+    failure = page.inner_text('[data-testid="onb-failure"]')
+    assert "validate-0" in failure and "ValueError: row 3 failed validation" in failure
+    assert "in validate" in failure and 'raise ValueError("row 3 failed validation")' in failure
+    page.click('[data-testid="onb-saved-logs"] summary')
+    assert "checking 5 rows" in page.inner_text('[data-testid="onb-saved-logs"]')
 
-    widget.scroll_into_view_if_needed()
+    saved.scroll_into_view_if_needed()
     path = artifacts / "run_graph_widget.png"
     page.screenshot(path=str(path), full_page=True)
-    widget.screenshot(path=str(artifacts / "run_graph_widget_only.png"))
+    saved.screenshot(path=str(artifacts / "run_graph_widget_only.png"))
     print(f"\nscreenshot: {path}")
+
+
+def test_a_saved_notebook_reopened_without_its_kernel_still_shows_the_graph(
+        lab: Any, page: Any, artifacts: Path) -> None:
+    _write_notebook(lab.root, "saved_graph.ipynb")
+    page.goto(lab.open_url("saved_graph.ipynb"))
+    _run_cell(page, lab, "saved_graph.ipynb")
+    page.locator(SAVED).wait_for(timeout=180_000)
+    page.wait_for_selector(".jp-OutputArea-output:has-text('flow finished: Failed')")
+    page.keyboard.press("Control+s")
+    wait_for(lambda: "onb-saved-graph" in (lab.root / "saved_graph.ipynb").read_text(),
+             "the notebook saved with its final graph")
+    page.goto("about:blank")
+    lab.shut_down_kernels()
+
+    page.goto(lab.open_url("saved_graph.ipynb"))
+    page.locator(SAVED).wait_for(timeout=60_000)
+    page.locator(SAVED).scroll_into_view_if_needed()
+    path = artifacts / "saved_graph_reopened.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"\nscreenshot: {path}")
+    for label in ("extract-0", "validate-0", "score (mapped)", "publish-0"):
+        assert page.locator(f"{SAVED} {NODE}[data-label='{label}']").is_visible()
+    assert "validate-0" in page.inner_text(SAVED)
+    assert page.locator("text=Error displaying widget").count() == 0
+    assert "model not found" not in page.inner_text(".jp-Notebook")
+    assert not page.locator(f"{SAVED} .onb-saved-graph__text").is_visible()
+
+    # Edited elsewhere, it is no longer trusted: JupyterLab strips the SVG from the HTML,
+    # and the text version of the graph shows instead (no jumble of the SVG's labels).
+    notebook = nbformat.read(lab.root / "saved_graph.ipynb", as_version=4)
+    notebook.metadata["edited_elsewhere"] = True
+    nbformat.write(notebook, lab.root / "saved_graph.ipynb")
+    page.goto("about:blank")
+    page.goto(lab.open_url("saved_graph.ipynb"))
+    # (the sanitiser keeps class attributes, not data-testid ones)
+    text = page.locator(".onb-saved-graph .onb-saved-graph__text")
+    text.wait_for(timeout=60_000)
+    text.scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "saved_graph_untrusted.png"), full_page=True)
+    assert page.locator(".onb-saved-graph svg").count() == 0  # sanitised: untrusted indeed
+    assert "validate-0      ✗ failed" in text.inner_text()
+    failure = page.inner_text(".onb-saved-graph .onb-saved-graph__failure")
+    assert "ValueError: row 3 failed validation" in failure
+
+
+SLOW_TAIL_CELL = '''\
+import time
+from orchestrate_nb import flow, task, get_run_logger
+
+@task
+def parse(text):
+    if text != "x1":
+        time.sleep(0.5)  # these log after the failure, which scrolls out of the last lines
+        get_run_logger().info("parsed %s", text)
+    return int(text)
+
+@task
+def wait_a_while():
+    time.sleep(20)
+
+@flow(name="slow-tail")
+def slow_tail():
+    parse.map(["x1"] + [str(n) for n in range(12)])
+    wait_a_while.submit()
+
+slow_tail(return_state=True)
+'''
+
+
+def test_a_failed_node_of_the_live_widget_shows_its_exception_and_frame(
+        lab: Any, page: Any, artifacts: Path) -> None:
+    _write_notebook(lab.root, "live_failure.ipynb", (SLOW_TAIL_CELL,))
+    page.goto(lab.open_url("live_failure.ipynb"))
+    _run_cell(page, lab, "live_failure.ipynb")
+    failed = page.locator(f'[data-testid="onb-graph"] {NODE}[data-label="parse (mapped)"]'
+                          f'[data-state="failed"]')
+    failed.wait_for(timeout=120_000)
+    failed.click()  # pinned: the panel keeps it while the run goes on
+    panel = page.locator('[data-testid="onb-logs"]')
+    panel.screenshot(path=str(artifacts / "live_failure_panel.png"))
+    text = panel.inner_text()
+    assert "ValueError: invalid literal for int() with base 10: 'x1'" in text
+    assert ", in parse" in text and "return int(text)" in text
+    assert "parsed 11" in text  # and the last log lines, as before
 
 
 CELL_TASKS = (
@@ -173,7 +259,9 @@ def test_flow_run_shows_the_task_cells_live_with_the_failure_and_what_did_not_ru
         timeout=90_000)
     assert _states(page) == {"load": "completed", "check": "failed", "total": "completed"}
     page.wait_for_selector(".jp-OutputArea-output:has-text('AssertionError')")
-    widget = page.locator('[data-testid="onb-graph"]')
+    widget = page.locator(SAVED)
+    widget.wait_for()
+    assert "AssertionError: too few rows" in page.inner_text('[data-testid="onb-failure"]')
     widget.scroll_into_view_if_needed()
     path = artifacts / "flow_run_widget.png"
     widget.screenshot(path=str(path))

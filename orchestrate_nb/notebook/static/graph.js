@@ -190,10 +190,16 @@ function render({ model, el }) {
     const head = htmlEl("div", "onb-graph__logs-head", `${node.label} — ${node.state}`);
     head.dataset.state = node.state;
     panel.append(head);
-    if (node.message) panel.append(htmlEl("div", "onb-graph__message", node.message));
-    const lines = node.logs && node.logs.length ? node.logs : ["(no log lines)"];
-    const pre = htmlEl("pre", "onb-graph__log-lines", lines.join("\n"));
-    panel.append(pre);
+    if (node.error) {  // the exception and the user's last frame (graph_nodes.Node.failure)
+      panel.append(htmlEl("div", "onb-graph__message", node.error.exception));
+      panel.append(htmlEl("pre", "onb-graph__frame", node.error.frame));
+    } else if (node.message) {
+      panel.append(htmlEl("div", "onb-graph__message", node.message));
+    }
+    const logs = node.logs && node.logs.length ? node.logs : null;
+    if (logs || !node.error) {
+      panel.append(htmlEl("pre", "onb-graph__log-lines", (logs || ["(no log lines)"]).join("\n")));
+    }
   }
 
   function select(id, pin) {

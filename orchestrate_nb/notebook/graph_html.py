@@ -1,0 +1,69 @@
+"""The run graph as a saved notebook keeps it: an output with no widget in it.
+
+JupyterLab draws an output with the widget MIME type as a widget, whatever else it carries;
+reopened without a kernel (and without saved widget state) it shows "Error displaying
+widget: model not found" instead. So once a graph is final, its output is replaced by this
+bundle: HTML (the SVG, with hover titles, then each failure's exception and user frame and
+the last log lines, in ``<details>`` that open without any script), the SVG alone, and text.
+Every frontend picks what it can draw: JupyterLab, Notebook 7, VS Code, nbconvert, GitHub.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from orchestrate_nb.notebook.graph_static import graph_svg, graph_text
+
+FAILED = ("failed", "crashed")
+_MAX_FAILURES = 20
+_MAX_LOGGED_NODES = 50
+_RED, _GREY = "#cf222e", "#57606a"
+_PRE = "margin:2px 0 6px;white-space:pre-wrap;font-size:12px"
+
+
+# An untrusted notebook's HTML is sanitised: <svg> and <style> are dropped, the SVG's text
+# kept as a jumble. So the SVG's box is hidden by its style attribute and shown by a
+# stylesheet rule (!important beats an inline style), which only trusted output keeps; the
+# text version is shown the other way round. Trusted: the picture; untrusted: the text.
+_STYLE = ("<style>.onb-saved-graph__svg{display:block!important}"
+          ".onb-saved-graph__text{display:none!important}</style>")
+
+
+def saved_graph_bundle(graph: dict[str, Any]) -> dict[str, str]:
+    """The MIME bundle of a final run-graph snapshot (``GraphModel.snapshot``)."""
+    svg, text = graph_svg(graph), graph_text(graph)
+    parts = [_STYLE, f'<div class="onb-saved-graph__svg" style="display:none;overflow-x:auto">'
+             f'{svg}</div><pre class="onb-saved-graph__text" style="{_PRE}">{escape(text)}'
+             f'</pre>', _failures(graph), _logs(graph)]
+    html = ('<div class="onb-saved-graph" data-testid="onb-saved-graph" '
+            'style="font-family:sans-serif;font-size:13px">' + "".join(parts) + "</div>")
+    return {"text/html": html, "image/svg+xml": svg, "text/plain": text}
+
+
+def _failures(graph: dict[str, Any]) -> str:
+    failed = [n for n in graph.get("nodes", []) if n.get("state") in FAILED]
+    return "".join(_failure(node) for node in failed[:_MAX_FAILURES])
+
+
+def _failure(node: dict[str, Any]) -> str:
+    error = node.get("error")
+    headline = error["exception"] if error else (
+        node.get("message") or node.get("detail") or node["state"])
+    frame = f'<pre style="{_PRE}">{escape(error["frame"])}</pre>' if error else ""
+    return (f'<div class="onb-saved-graph__failure" data-testid="onb-failure" style="border-left:3px solid {_RED};'
+            f'padding:2px 8px;margin:6px 0"><b>✗ {escape(node["label"])}</b>'
+            f' — {escape(headline)}{frame}</div>')
+
+
+def _logs(graph: dict[str, Any]) -> str:
+    flow = graph.get("flow") or {}
+    sections = [(flow.get("flow_name") or "flow run", flow.get("logs") or [])]
+    sections += [(n["label"], n.get("logs") or []) for n in graph.get("nodes", [])]
+    shown = [(label, lines) for label, lines in sections if lines][:_MAX_LOGGED_NODES]
+    if not shown:
+        return ""
+    body = "".join(f'<div><b>{escape(label)}</b><pre style="{_PRE}">'
+                   f'{escape(chr(10).join(lines))}</pre></div>' for label, lines in shown)
+    return (f'<details data-testid="onb-saved-logs"><summary style="color:{_GREY};'
+            f'cursor:pointer">Last log lines</summary>{body}</details>')

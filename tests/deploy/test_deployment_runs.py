@@ -15,7 +15,7 @@ from typing import Any
 import nbformat
 import pytest
 from nbclient import NotebookClient
-from worker_helpers import Query, WAIT_SECONDS, run_worker_once, write_task_notebook
+from worker_helpers import WAIT_SECONDS, Query, run_worker_once, write_task_notebook
 
 from orchestrate_nb.deploy.deployments import deploy_flow, deploy_notebook, trigger_deployment
 from orchestrate_nb.store.database import Database
@@ -71,9 +71,8 @@ def test_a_deployment_run_computes_afresh_after_an_interactive_session_unless_it
 
 FLOW_FILE = """
 from orchestrate_nb import flow, task
-from orchestrate_nb.tasks import task_input_hash
 
-@task(cache_key_fn=task_input_hash)
+@task(cache_key_fn=lambda context, arguments: f"square-{arguments['x']}")
 def square(x: int) -> int:
     return x * x
 

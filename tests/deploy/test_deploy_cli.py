@@ -193,3 +193,16 @@ def test_python_values_of_untyped_parameters_are_kept_as_given(tmp_path, query):
     notebook = write_notebook(tmp_path / "nb.ipynb", "label = None\n")
     orchestrate_nb.deploy_notebook(notebook, "nb", parameters={"label": "3"})
     assert saved_parameters(query) == {"label": "3"}
+
+
+def test_unannotated_flow_parameters_given_as_text_are_read_as_papermill_reads_them(
+        cli, tmp_path, query):
+    flows = tmp_path / "flows.py"
+    flows.write_text("from orchestrate_nb import flow\n\n@flow\n"
+                     "def etl(limit=None, label: str = 'x'):\n    return limit\n")
+    result = cli("deploy", f"{flows}:etl", "--name", "etl", "-p", "limit=3", "-p", "label=3")
+    assert result.code == 0, result.err
+    assert saved_parameters(query) == {"limit": 3, "label": "3"}
+    refused = cli("deploy", f"{flows}:etl", "--name", "etl2", "--kernel", "python3")
+    assert (refused.code, refused.err) == (
+        1, "Error: --kernel and --cwd are options of notebook deployments\n")

@@ -134,6 +134,7 @@ def test_a_cell_failing_without_an_error_output_names_its_exception(
                                                f"{run_id}.log")
     shown = cli("runs", "show", run_id)
     assert f"Failed  {message}" in shown.out
+    assert "Failed" in cli("runs", "ls").out and message in cli("runs", "ls").out
 
 
 def test_a_notebook_without_kernelspec_runs_on_python3(

@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import xxhash
+
 from orchestrate_nb.core.schedules import (
     CronSchedule,
     IntervalSchedule,
@@ -267,7 +269,9 @@ def load_deployed_flow(kind: str, entrypoint: str) -> Flow[Any, Any]:
 
 
 def _import_file(path: Path) -> Any:
-    module_name = f"orchestrate_nb_deployed_{abs(hash(str(path)))}"
+    # the same name in every process (str hashes are salted per process): it is part of
+    # the task keys, so runs of a cache="reuse" deployment can find each other's results
+    module_name = f"orchestrate_nb_deployed_{xxhash.xxh3_64_hexdigest(str(path).encode())}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -54,7 +54,8 @@ def check_kernel(kernel: str, what: str) -> None:
     """Refuse a kernel that is not installed, with one line naming ``what`` needs it."""
     installed = installed_kernels()
     if kernel not in installed:
-        raise DeploymentError(missing_kernel_message(kernel, installed, what))
+        raise DeploymentError(missing_kernel_message(kernel, installed, what) +
+                              " (--kernel NAME runs it in another)")
 
 
 def working_directory(cwd: str | Path | None) -> str | None:

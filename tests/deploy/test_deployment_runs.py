@@ -100,6 +100,23 @@ def test_a_python_flow_run_computes_afresh_and_shares_results_within_the_run(
     assert sorted(task_states(query, run_id)) == ["Cached", "Completed"]
 
 
+def test_runs_of_a_python_flow_that_reuses_the_cache_find_each_others_results(
+        tmp_path: Path, database: Database, query: Query) -> None:
+    (tmp_path / "flows.py").write_text(FLOW_FILE.replace(
+        "cache_key_fn=lambda context, arguments: f\"square-{arguments['x']}\"",
+        "cache_policy=INPUTS + TASK_SOURCE").replace(
+        "from orchestrate_nb import flow, task",
+        "from orchestrate_nb import flow, task\n"
+        "from orchestrate_nb.cache_policies import INPUTS, TASK_SOURCE"))
+    deploy_flow(f"{tmp_path / 'flows.py'}:twice", name="twice", cache="reuse")
+    first = trigger_deployment("twice")
+    run_worker_once()
+    second = trigger_deployment("twice")
+    run_worker_once()
+    assert sorted(task_states(query, first)) == ["Cached", "Completed"]
+    assert task_states(query, second) == ["Cached", "Cached"]
+
+
 def test_flow_commands_in_a_deployed_notebook_do_nothing_and_say_why(
         tmp_path: Path, database: Database, query: Query) -> None:
     notebook = write_task_notebook(tmp_path / "etl.ipynb", "%flow deploy --name again",

@@ -37,10 +37,11 @@ def run_state(query: Query, run_id: str) -> dict[str, Any]:
                  "WHERE id = :id", id=run_id)[0]
 
 
-def printed(run: dict[str, Any]) -> str:
+def printed(run: dict[str, Any], display: str | None = None) -> str:
+    """What the run's executed notebook printed (or displayed as ``display``)."""
     executed = json.loads(Path(str(run["executed_notebook"])).read_text())
-    return "".join("".join(o.get("text", "")) for c in executed["cells"]
-                   for o in c.get("outputs", []))
+    return "".join("".join(o.get("data", {}).get(display, "") if display else o.get("text", ""))
+                   for c in executed["cells"] for o in c.get("outputs", []))
 
 
 def run_interactively(notebook: Path) -> None:
@@ -61,6 +62,8 @@ def test_a_deployment_run_computes_afresh_after_an_interactive_session_unless_it
     run_worker_once()
     assert task_states(query, fresh) == ["Completed", "Completed"]
     assert "rows 3" in printed(run_state(query, fresh))
+    assert "re-ran: the cache is not read here (a deployment run computes fresh)" in \
+        printed(run_state(query, fresh), "text/plain")
 
     deploy_notebook(notebook, name="etl", cache="reuse")
     reused = trigger_deployment("etl")

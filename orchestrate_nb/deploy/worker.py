@@ -20,6 +20,8 @@ Each iteration (``Worker.loop(now)``; tests pass the time) does, in order:
 once when one of its runs' processes exits (a freed slot is refilled without delay), and at
 the due time of the earliest scheduled run of its pool (a run the scheduler pre-created
 starts when it is due, not up to a poll later).
+It logs (``orchestrate_nb.worker``) a line for each run it claims and each run that ends
+(``EndedRun``: name, state, duration, the message's first line unless it completed).
 With ``run_once`` it claims in its first iteration only and returns once its children end;
 if the store stays unreachable it gives up with a one-line error instead of retrying forever.
 On SIGTERM/SIGINT (or ``stop_event``) it stops claiming, waits up to ``grace_seconds`` for
@@ -242,7 +244,9 @@ class Worker:
         with self.database.read() as conn:
             row = conn.execute(select(FlowRun.name, FlowRun.state_type, FlowRun.state_name,
                                       FlowRun.state_message, FlowRun.start_time,
-                                      FlowRun.end_time).where(FlowRun.id == run_id)).one()
+                                      FlowRun.end_time).where(FlowRun.id == run_id)).first()
+        if row is None:  # (pruned meanwhile)
+            return
         seconds = None if row.start_time is None or row.end_time is None else \
             (row.end_time - row.start_time).total_seconds()
         ended = EndedRun(run_id, row.name, row.state_type, row.state_name, row.state_message,

@@ -123,7 +123,7 @@ def test_runs_of_a_python_flow_that_reuses_the_cache_find_each_others_results(
 def test_flow_commands_in_a_deployed_notebook_do_nothing_and_say_why(
         tmp_path: Path, database: Database, query: Query) -> None:
     notebook = write_task_notebook(tmp_path / "etl.ipynb", "%flow deploy --name again",
-                                   "%flow run", "%flow clear-cache",
+                                   "%flow run", "%flow graph", "%flow clear-cache",
                                    "%%task double\nx = 2 * n\nprint('x is', x)")
     deploy_notebook(notebook, name="etl")
     run_id = trigger_deployment("etl")
@@ -131,7 +131,7 @@ def test_flow_commands_in_a_deployed_notebook_do_nothing_and_say_why(
     run = run_state(query, run_id)
     assert run["state_type"] == "COMPLETED"
     output = printed(run)
-    for command in ("deploy", "run", "clear-cache"):
+    for command in ("deploy", "run", "graph", "clear-cache"):
         assert f"%flow {command}: skipped, this notebook is running as deployment run " \
                f"{run_id[:8]}" in output
     assert "x is 6" in output

@@ -79,9 +79,11 @@ def _worker_lines() -> Iterator[logging.Logger]:
 
     handler: logging.Handler
     if _isatty(sys.stdout):
+        from rich.highlighter import NullHighlighter
         from rich.logging import RichHandler
 
-        handler = RichHandler(console=make_console(), show_path=False, markup=False)
+        handler = RichHandler(console=make_console(), show_path=False, markup=False,
+                              highlighter=NullHighlighter())  # (run names are not numbers)
     else:
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))

@@ -13,6 +13,9 @@ STORE_ENABLED_ENV = "ORCHESTRATE_NB_STORE"  # "0" disables the run store (tests 
 LOGGING_LEVEL_ENV = "ORCHESTRATE_NB_LOGGING_LEVEL"
 FLOW_RUN_ID_ENV = "ORCHESTRATE_NB_FLOW_RUN_ID"  # set by a worker: the run a kernel adopts
 WIDGET_ENV = "ORCHESTRATE_NB_WIDGET"  # "0": no run-graph widget (%flow shows a static SVG)
+# "1": every cached task (cells too) computes and stores instead of reading the cache (like
+# Prefect's PREFECT_TASKS_REFRESH_CACHE); a worker sets it for runs of `cache="refresh"`
+TASKS_REFRESH_CACHE_ENV = "ORCHESTRATE_NB_TASKS_REFRESH_CACHE"
 
 
 @dataclass(frozen=True)
@@ -43,3 +46,8 @@ def load_settings() -> Settings:
 def adopted_flow_run_id() -> str | None:
     """The flow run a worker started this process for (its kernel records cells under it)."""
     return os.environ.get(FLOW_RUN_ID_ENV) or None
+
+
+def refresh_every_cache() -> bool:
+    """Whether cached tasks must compute afresh (``ORCHESTRATE_NB_TASKS_REFRESH_CACHE``)."""
+    return os.environ.get(TASKS_REFRESH_CACHE_ENV, "").strip().lower() in ("1", "true", "yes")

@@ -61,6 +61,16 @@ def _register_deploy(subparsers: Any) -> None:
     deploy.add_argument("--catchup", default="latest", choices=("latest", "all", "none"),
                         help="missed slots: run the latest once (default), all, or none")
     deploy.add_argument("--paused", action="store_true", help="deploy without scheduling yet")
+    deploy.add_argument("--cache", default="refresh", metavar="MODE",
+                        help="refresh (default): runs compute afresh and store their results; "
+                             "reuse: runs may read results cached by others (e.g. by an "
+                             "interactive session)")
+    deploy.add_argument("--kernel", metavar="NAME",
+                        help="the Jupyter kernel of a notebook's runs (default: the one its "
+                             "metadata names, else python3)")
+    deploy.add_argument("--cwd", metavar="DIR",
+                        help="the working directory of a notebook's runs (default: the "
+                             "notebook's folder)")
     deploy.set_defaults(handler=deploy_target)
 
 
@@ -68,14 +78,22 @@ def deploy_target(args: argparse.Namespace) -> int:
     from orchestrate_nb.cli.format import make_console
     from orchestrate_nb.deploy.deployments import deploy_flow, deploy_notebook
     from orchestrate_nb.deploy.parameters import parse_key_values
+    from orchestrate_nb.errors import DeploymentError
 
-    deploy = deploy_flow if ".py:" in args.target else deploy_notebook
+    options: dict[str, Any] = {"cache": args.cache}
+    if ".py:" in args.target:
+        deploy: Any = deploy_flow
+        if args.kernel or args.cwd:
+            raise DeploymentError("--kernel and --cwd are options of notebook deployments")
+    else:
+        deploy = deploy_notebook
+        options.update(kernel=args.kernel, cwd=args.cwd)
     info = deploy(args.target, args.name, cron=args.cron, interval=_interval(args.interval),
                   rrule=args.rrule, timezone=args.timezone,
                   parameters=parse_key_values(args.params), pool=args.pool,
                   retries=args.retries, retry_delay_seconds=args.retry_delay,
                   timeout_seconds=args.timeout, tags=args.tags, catchup=args.catchup,
-                  paused=args.paused)
+                  paused=args.paused, **options)
     make_console().print(f"Deployed {info.kind} {info.entrypoint} as {info.name!r}: "
                          f"{_schedule_words(info)}; next run {_next_run(info, None)}.")
     return 0
@@ -191,11 +209,12 @@ def _table(found: list[tuple[DeploymentInfo, dt.datetime | None]]) -> Table:
 
     table = Table(title=f"{len(found)} deployment{'s' if len(found) != 1 else ''}",
                   title_justify="left", header_style="bold")
-    for column in ("NAME", "FLOW", "KIND", "SCHEDULE", "NEXT RUN", "PAUSED", "POOL"):
+    for column in ("NAME", "FLOW", "KIND", "SCHEDULE", "NEXT RUN", "PAUSED", "POOL", "CACHE"):
         table.add_column(column)
     for info, scheduled in found:
         table.add_row(info.name, _what_runs(info), info.kind, _schedule_words(info),
-                      _next_run(info, scheduled), "yes" if info.paused else "no", info.pool)
+                      _next_run(info, scheduled), "yes" if info.paused else "no", info.pool,
+                      info.cache)
     return table
 
 

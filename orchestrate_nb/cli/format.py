@@ -130,13 +130,21 @@ def _isatty(stream: object) -> bool:
 def flow_runs_table(runs: Sequence[FlowRunInfo]) -> Table:
     table = Table(title=f"{len(runs)} flow run{'s' if len(runs) != 1 else ''}",
                   title_justify="left", header_style="bold")
-    for column in ("ID", "FLOW", "NAME", "STATE", "CREATED", "DURATION"):
+    for column in ("ID", "FLOW", "NAME", "STATE", "CREATED", "DURATION", "MESSAGE"):
         table.add_column(column, no_wrap=column in ("ID", "STATE", "CREATED"))
     for run in runs:
         table.add_row(short_id(run.id), run.flow_name, run.name,
                       state_text(run.state_type, run.state_name), format_time(run.created),
-                      format_duration(run.duration))
+                      format_duration(run.duration), _failure_line(run))
     return table
+
+
+def _failure_line(run: FlowRunInfo) -> str:
+    """Why a run failed or crashed (its message's first line); nothing for other states."""
+    if run.state_type not in ("FAILED", "CRASHED") or not run.state_message:
+        return ""
+    lines = run.state_message.strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def flow_run_header(run: FlowRunInfo) -> Table:

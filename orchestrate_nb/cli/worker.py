@@ -1,11 +1,27 @@
-"""``orchestrate-nb worker start``: claim and execute a pool's runs (``deploy/worker.py``)."""
+"""``orchestrate-nb worker start``: claim and execute a pool's runs (``deploy/worker.py``).
+
+The worker says what it does: a start line (pool, limit, database with any password
+masked), then a line per run it claims and per run that ends (name, state, duration, and
+on failure the exception's first line and where the run's log is): rich on a terminal,
+plain timestamped lines when its output goes to a file. With ``--run-once`` it exits 1
+when a run did not complete, naming the run and its log.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from orchestrate_nb.errors import OrchestrateError
+
+if TYPE_CHECKING:
+    from orchestrate_nb.deploy.worker import EndedRun
+
+WORKER_LOGGER = "orchestrate_nb.worker"
 
 
 def register(subparsers: Any) -> None:
@@ -17,7 +33,8 @@ def register(subparsers: Any) -> None:
     start.add_argument("--limit", type=int, default=4, metavar="N",
                        help="at most N runs at once (4)")
     start.add_argument("--run-once", action="store_true",
-                       help="claim the runs due now, wait for them, and exit")
+                       help="claim the runs due now, wait for them, and exit (1 if one of "
+                            "them did not complete)")
     start.set_defaults(handler=start_worker)
 
 
@@ -27,13 +44,58 @@ def start_worker(args: argparse.Namespace) -> int:
     from orchestrate_nb.deploy.launcher import stop, warm_up
 
     warm_up()  # the fork server's imports overlap the worker's own start
+    from orchestrate_nb.deploy.kernels import check_pool_kernels
     from orchestrate_nb.deploy.worker import Worker
     from orchestrate_nb.store.database import open_database
 
     database = open_database()
     try:
-        Worker(database, pool=args.pool, limit=args.limit, run_once=args.run_once).run_forever()
+        check_pool_kernels(database, args.pool)
+        worker = Worker(database, pool=args.pool, limit=args.limit, run_once=args.run_once)
+        with _worker_lines() as say:
+            say.info("worker started: pool %r, up to %d run%s at once, database %s",
+                     args.pool, args.limit, "s" if args.limit != 1 else "",
+                     database.display_url)
+            worker.run_forever()
     finally:
         database.dispose()
         stop()  # the zygote exits with the worker, not just after it
-    return 0
+    return _run_once_outcome(worker.ended) if args.run_once else 0
+
+
+def _run_once_outcome(ended: list[EndedRun]) -> int:
+    failed = [run for run in ended if run.state_type != "COMPLETED"]
+    if not failed:
+        return 0
+    more = f" (and {len(failed) - 1} more run(s) that did not complete)" if len(failed) > 1 else ""
+    raise OrchestrateError(f"{failed[0].describe()}; its log: {failed[0].log}{more}")
+
+
+@contextmanager
+def _worker_lines() -> Iterator[logging.Logger]:
+    """The worker's lines on stdout while it runs: rich on a terminal, plain timestamped
+    lines in a file or a pipe."""
+    from orchestrate_nb.cli.format import _isatty, make_console
+
+    handler: logging.Handler
+    if _isatty(sys.stdout):
+        from rich.highlighter import NullHighlighter
+        from rich.logging import RichHandler
+
+        handler = RichHandler(console=make_console(), show_path=False, markup=False,
+                              highlighter=NullHighlighter())  # (run names are not numbers)
+    else:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger = logging.getLogger(WORKER_LOGGER)
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield logger
+    finally:
+        handler.flush()
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate

@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import xxhash
+
 from orchestrate_nb.core.schedules import (
     CronSchedule,
     IntervalSchedule,
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
 
 UTC = dt.timezone.utc
 CATCHUP_POLICIES = ("latest", "all", "none")
+CACHE_MODES = ("refresh", "reuse")  # refresh: runs read no result cached by anyone else
 
 
 def build_schedule(cron: str | None = None, interval: float | dt.timedelta | None = None,
@@ -90,14 +93,22 @@ def deploy_notebook(path: str | Path, name: str, cron: str | None = None,
                     timezone: str = "UTC", parameters: Mapping[str, Any] | None = None,
                     pool: str = "default", retries: int = 0, retry_delay_seconds: float = 0,
                     timeout_seconds: float | None = None, tags: Iterable[str] | None = None,
-                    catchup: str = "latest", paused: bool = False) -> DeploymentInfo:
-    """Deploy a notebook (run by workers with papermill); redeploying a name updates it."""
+                    catchup: str = "latest", paused: bool = False, cache: str = "refresh",
+                    kernel: str | None = None, cwd: str | Path | None = None) -> DeploymentInfo:
+    """Deploy a notebook (run by workers with papermill); redeploying a name updates it.
+    Its runs compute afresh (``cache="reuse"``: they may read results cached by others), in
+    ``kernel`` (default: the notebook's own) with ``cwd`` (default: the notebook's folder)
+    as their working directory."""
+    from orchestrate_nb.deploy.kernels import check_kernel, run_kernel, working_directory
+
     notebook = Path(path).expanduser().resolve()
     checked = check_parameters(read_notebook_parameters(notebook), parameters or {})
     values = _common_values(name, cron, interval, rrule, timezone, pool, retries,
                             retry_delay_seconds, timeout_seconds, tags, catchup, paused)
+    check_kernel(run_kernel(notebook, kernel), f"{notebook.name}")
     values.update(kind="notebook", entrypoint=str(notebook), flow_name=notebook.stem,
-                  parameters=checked or None)
+                  parameters=checked or None, cache=_cache_mode(cache), kernel=kernel,
+                  cwd=working_directory(cwd))
     return _save(values)
 
 
@@ -106,16 +117,17 @@ def deploy_flow(flow: str | Flow[Any, Any], name: str | None = None, cron: str |
                 timezone: str = "UTC", parameters: Mapping[str, Any] | None = None,
                 pool: str = "default", retries: int = 0, retry_delay_seconds: float = 0,
                 timeout_seconds: float | None = None, tags: Iterable[str] | None = None,
-                catchup: str = "latest", paused: bool = False) -> DeploymentInfo:
+                catchup: str = "latest", paused: bool = False,
+                cache: str = "refresh") -> DeploymentInfo:
     """Deploy the ``@flow`` at ``path/file.py:flow_fn``, or a ``Flow`` object: by its file
     entrypoint when it has one, else by value (``deploy/flow_pickles.py``). ``name``
-    defaults to the flow's name."""
+    defaults to the flow's name; ``cache`` as for ``deploy_notebook``."""
     loaded, entrypoint = _flow_and_entrypoint(flow)
     checked = check_flow_parameters(loaded, parameters or {})
     values = _common_values(loaded.name if name is None else name, cron, interval, rrule,
                             timezone, pool, retries, retry_delay_seconds, timeout_seconds,
                             tags, catchup, paused)
-    values.update(flow_name=loaded.name, parameters=checked or None)
+    values.update(flow_name=loaded.name, parameters=checked or None, cache=_cache_mode(cache))
     if entrypoint is not None:
         values.update(kind="python", entrypoint=entrypoint)
         return _save(values)
@@ -169,6 +181,13 @@ def _choice(catchup: str) -> str:
         raise DeploymentError(f"unknown catch-up policy {catchup!r}; choose from "
                               f"{', '.join(CATCHUP_POLICIES)}")
     return catchup
+
+
+def _cache_mode(cache: str) -> str:
+    if cache not in CACHE_MODES:
+        raise DeploymentError(f"unknown cache mode {cache!r}; choose refresh (runs compute "
+                              "afresh) or reuse (runs may read results cached by others)")
+    return cache
 
 
 def _count(value: Any, what: str) -> Any:
@@ -250,7 +269,9 @@ def load_deployed_flow(kind: str, entrypoint: str) -> Flow[Any, Any]:
 
 
 def _import_file(path: Path) -> Any:
-    module_name = f"orchestrate_nb_deployed_{abs(hash(str(path)))}"
+    # the same name in every process (str hashes are salted per process): it is part of
+    # the task keys, so runs of a cache="reuse" deployment can find each other's results
+    module_name = f"orchestrate_nb_deployed_{xxhash.xxh3_64_hexdigest(str(path).encode())}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

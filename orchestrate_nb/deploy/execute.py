@@ -4,8 +4,9 @@ A worker starts this in a process group of its own (so cancelling kills the whol
 with ``ORCHESTRATE_NB_FLOW_RUN_ID`` set, so that what runs inside records its task runs
 under the claimed flow run:
 
-- a notebook runs with papermill (parameters injected after its ``parameters`` cell) in a
-  ``python3`` kernel started in the notebook's folder, with our engine
+- a notebook runs with papermill (parameters injected after its ``parameters`` cell) in
+  its kernel (``deploy/kernels.py``) started in the deployment's working directory (by
+  default the notebook's folder), with our engine
   (``deploy/papermill_engine.py``: the cells' printed lines become the run's log lines); the kernel's ``%%task`` cells adopt
   the run (``runtime/session.py``). The executed notebook is written to
   ``ORCHESTRATE_NB_HOME/runs/<run id>.ipynb`` and linked from the run
@@ -14,6 +15,10 @@ under the claimed flow run:
   imported or unpickled and called with the run's parameters; the flow engine adopts the
   run id instead of creating a run. A flow that cannot be loaded fails the run with one line
   saying why (e.g. naming a missing or corrupt pickle).
+
+A deployment with ``cache="refresh"`` (the default) sets the engine's refresh-every-cache
+switch for the run (``ORCHESTRATE_NB_TASKS_REFRESH_CACHE``, inherited by the kernel): it
+reads no result cached by an interactive session, and stores its own.
 
 The run goes RUNNING, then COMPLETED, or FAILED with the exception's name and message. Every
 state change is conditional on the run still being active, so a cancellation or a crash
@@ -32,8 +37,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from orchestrate_nb.deploy.kernels import run_kernel
 from orchestrate_nb.errors import DeploymentError
-from orchestrate_nb.settings import FLOW_RUN_ID_ENV, load_settings
+from orchestrate_nb.settings import FLOW_RUN_ID_ENV, TASKS_REFRESH_CACHE_ENV, load_settings
 from orchestrate_nb.store import claims
 from orchestrate_nb.store.database import Database, open_database
 from orchestrate_nb.store.orm import Deployment, FlowRun
@@ -67,13 +73,14 @@ def execute(database: Database, run_id: str) -> int:
     from sqlalchemy import select
 
     with database.write() as conn:
-        row = conn.execute(select(Deployment.kind, Deployment.entrypoint, FlowRun.parameters)
+        row = conn.execute(select(Deployment.kind, Deployment.entrypoint, FlowRun.parameters,
+                                  Deployment.cache, Deployment.kernel, Deployment.cwd)
                            .join(Deployment, Deployment.id == FlowRun.deployment_id)
                            .where(FlowRun.id == run_id)).first()
         if row is None or not _start(conn, run_id, row.kind):
             return 1
-    kind, entrypoint, parameters = row
-    failure = _run(database, run_id, kind, entrypoint, parameters or {})
+    _set_cache_mode(row.cache)
+    failure = _run(database, run_id, row)
     with database.write() as conn:  # (a flow's engine has already ended its run)
         if failure is None:
             claims.set_state(conn, run_id, "COMPLETED", "Completed", None, now(),
@@ -93,13 +100,25 @@ def _start(conn: Any, run_id: str, kind: str) -> bool:
     return bool(claims.states_of(conn, [run_id]).get(run_id) == "PENDING")
 
 
-def _run(database: Database, run_id: str, kind: str, entrypoint: str,
-         parameters: dict[str, Any]) -> str | None:
+def _set_cache_mode(cache: str) -> None:
+    """A ``refresh`` deployment's run reads no cached result but its own: the engine's
+    refresh-every-cache switch, inherited by the notebook's kernel."""
+    if cache == "reuse":
+        os.environ.pop(TASKS_REFRESH_CACHE_ENV, None)
+    else:
+        os.environ[TASKS_REFRESH_CACHE_ENV] = "1"
+
+
+def _run(database: Database, run_id: str, row: Any) -> str | None:
     """Execute; the failure message, or None on success."""
+    parameters = row.parameters or {}
     try:
-        if kind == "notebook":
-            return _run_notebook(database, run_id, Path(entrypoint), parameters)
-        return _run_flow(run_id, kind, entrypoint, parameters)
+        if row.kind == "notebook":
+            notebook = Path(row.entrypoint)
+            return _run_notebook(database, run_id, notebook, parameters,
+                                 run_kernel(notebook, row.kernel),
+                                 Path(row.cwd) if row.cwd else notebook.parent)
+        return _run_flow(run_id, row.kind, row.entrypoint, parameters)
     except DeploymentError as exc:  # the flow could not be loaded: the message says why
         return str(exc)
     except Exception as exc:
@@ -111,11 +130,13 @@ def describe(exc: BaseException) -> str:
 
 
 def _run_notebook(database: Database, run_id: str, notebook: Path,
-                  parameters: dict[str, Any]) -> str | None:
+                  parameters: dict[str, Any], kernel: str, cwd: Path) -> str | None:
     import papermill
     from papermill.exceptions import PapermillExecutionError
     from sqlalchemy import update
 
+    from orchestrate_nb.deploy.kernels import kernel_language
+    from orchestrate_nb.deploy.papermill_engine import describe_failure
     from orchestrate_nb.deploy.papermill_engine import register as register_engine
     from orchestrate_nb.runtime.reporting import flush_and_close_store
 
@@ -126,10 +147,11 @@ def _run_notebook(database: Database, run_id: str, notebook: Path,
                      .values(executed_notebook=str(output)))
     try:
         papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
-                                   kernel_name="python3", cwd=str(notebook.parent),
-                                   progress_bar=False, engine_name=register_engine())
+                                   kernel_name=kernel, language=kernel_language(kernel),
+                                   cwd=str(cwd), progress_bar=False,
+                                   engine_name=register_engine())
     except PapermillExecutionError as exc:
-        return f"{exc.ename}: {exc.evalue}"
+        return describe_failure(exc)
     finally:
         flush_and_close_store()  # the cells' output lines are in the store before the end
     return None

@@ -38,6 +38,12 @@ from orchestrate_nb.errors import OrchestrateError
 from orchestrate_nb.settings import FLOW_RUN_ID_ENV
 
 REPLY_TIMEOUT = 120.0  # the zygote's imports (papermill) on a loaded machine
+# Not ``python -m``, which puts the working directory first on sys.path: an ``inspect.py``
+# or ``json.py`` in the folder a worker starts in would replace the standard module in the
+# zygote and every run. ``-c`` puts "" there instead, dropped before anything is imported
+# (PYTHONPATH entries come after it and stay).
+ZYGOTE_MAIN = ("import sys\nif sys.path[:1] == ['']: del sys.path[0]\n"
+               "from orchestrate_nb.deploy.zygote import main\nmain()")
 
 
 class LaunchError(OrchestrateError):
@@ -136,7 +142,7 @@ class Launcher:
         self._exits.clear()
         self.generation += 1
         self._zygote = subprocess.Popen(
-            [sys.executable, "-m", "orchestrate_nb.deploy.zygote"],
+            [sys.executable, "-c", ZYGOTE_MAIN],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
         return self._zygote
 

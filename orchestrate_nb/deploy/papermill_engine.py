@@ -63,6 +63,7 @@ class OrchestrateEngine(NBClientEngine):  # type: ignore[misc]
                 _mute_during_task_cells(nb_man, stdout)
             if kwargs.get("stderr_file") is None:
                 kwargs["stderr_file"] = RunOutputStream(run_id, logging.WARNING)
+        _keep_cell_errors(nb_man)
         return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
 
 
@@ -78,6 +79,34 @@ def _mute_during_task_cells(nb_man: Any, stream: RunOutputStream) -> None:
         return cell_start(cell, *args, **kwargs)
 
     nb_man.cell_start = start
+
+
+# "ename: evalue" of the cells that failed, by index. papermill reports a failure that left
+# no error output (IPython's UsageError only writes to stderr) as "CellExecutionError: ";
+# the kernel's reply still named the exception.
+_cell_errors: dict[int, str] = {}
+
+
+def _keep_cell_errors(nb_man: Any) -> None:
+    cell_exception = nb_man.cell_exception
+
+    def failed(cell: Any, cell_index: int | None = None, **kwargs: Any) -> Any:
+        exception = kwargs.get("exception")
+        ename = getattr(exception, "ename", None)
+        if cell_index is not None and ename:
+            _cell_errors[cell_index] = f"{ename}: {getattr(exception, 'evalue', '')}"
+        return cell_exception(cell, cell_index=cell_index, **kwargs)
+
+    nb_man.cell_exception = failed
+
+
+def describe_failure(error: Any) -> str:
+    """A ``PapermillExecutionError`` as one line: the failing cell's exception and text."""
+    if error.ename == "CellExecutionError" and not error.evalue:
+        kept = _cell_errors.get(error.cell_index)
+        if kept:
+            return kept
+    return f"{error.ename}: {error.evalue}"
 
 
 def register() -> str:

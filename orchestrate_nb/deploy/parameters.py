@@ -3,7 +3,10 @@
 A notebook declares its parameters in the cell tagged ``parameters`` (papermill's
 convention): each ``name = literal`` (or ``name: type = literal``) assignment is one
 parameter whose type is the annotation or the literal's type. Values given on the command
-line (``-p k=v``) arrive as strings and are converted by the declared type.
+line (``-p k=v``) arrive as strings and are converted by the declared type; a parameter
+without one (a default of ``None``, papermill's most common idiom) gets what papermill's
+command line would give: ``None``, ``True``/``False``, an int, a float, else the string.
+Values given from Python are taken as they are.
 """
 
 from __future__ import annotations
@@ -91,6 +94,10 @@ def _declare(name: str, annotation: ast.expr | None, value: ast.expr | None) -> 
     return DeclaredParameter(name, kind, default)
 
 
+class TextParameters(dict[str, str]):
+    """Parameters typed on a command line (``-p k=v``): their values are text to convert."""
+
+
 def check_parameters(declared: DeclaredParameters, given: Mapping[str, Any]) -> dict[str, Any]:
     """``given`` checked and converted: an unknown name or a wrong type is refused."""
     checked: dict[str, Any] = {}
@@ -98,8 +105,24 @@ def check_parameters(declared: DeclaredParameters, given: Mapping[str, Any]) -> 
         parameter = declared.parameters.get(name)
         if parameter is None:
             raise DeploymentError(_unknown(name, declared))
-        checked[name] = _convert(parameter, value)
+        if parameter.type is None and isinstance(given, TextParameters):
+            checked[name] = resolve_text(value)
+        else:
+            checked[name] = _convert(parameter, value)
     return checked
+
+
+def resolve_text(text: str) -> Any:
+    """An untyped parameter's text as papermill's ``-p`` reads it."""
+    constants = {"True": True, "False": False, "None": None}
+    if text in constants:
+        return constants[text]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
 
 
 def _unknown(name: str, declared: DeclaredParameters) -> str:
@@ -139,9 +162,9 @@ def _wrong_type(name: str, kind: type, value: Any) -> str:
     return f"parameter {name!r} expects {kind.__name__}, got {shown}"
 
 
-def parse_key_values(pairs: list[str] | None) -> dict[str, str]:
+def parse_key_values(pairs: list[str] | None) -> TextParameters:
     """``["n=3", "day=mon"]`` (from ``-p k=v``) → ``{"n": "3", "day": "mon"}``."""
-    result: dict[str, str] = {}
+    result = TextParameters()
     for pair in pairs or ():
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
@@ -164,8 +187,12 @@ def check_flow_parameters(flow: Any, given: Mapping[str, Any]) -> dict[str, Any]
     from orchestrate_nb.runtime.validation import ParameterValidator
 
     validator = ParameterValidator(flow.name, flow.fn, flow.signature)
+    values = dict(given)
+    if isinstance(given, TextParameters):  # an unannotated parameter: as papermill reads it
+        values.update((name, resolve_text(value)) for name, value in given.items()
+                      if validator.annotated.get(name) is None)
     try:
-        return validator.validate(_json_from_text(dict(given), validator.annotated))
+        return validator.validate(_json_from_text(values, validator.annotated))
     except ParameterTypeError as exc:
         raise DeploymentError(str(exc)) from None
 

@@ -20,6 +20,8 @@ Each iteration (``Worker.loop(now)``; tests pass the time) does, in order:
 once when one of its runs' processes exits (a freed slot is refilled without delay), and at
 the due time of the earliest scheduled run of its pool (a run the scheduler pre-created
 starts when it is due, not up to a poll later).
+It logs (``orchestrate_nb.worker``) a line for each run it claims and each run that ends
+(``EndedRun``: name, state, duration, the message's first line unless it completed).
 With ``run_once`` it claims in its first iteration only and returns once its children end;
 if the store stays unreachable it gives up with a one-line error instead of retrying forever.
 On SIGTERM/SIGINT (or ``stop_event``) it stops claiming, waits up to ``grace_seconds`` for
@@ -48,7 +50,7 @@ from orchestrate_nb.errors import StoreError
 from orchestrate_nb.settings import load_settings
 from orchestrate_nb.store import claims
 from orchestrate_nb.store.database import Database
-from orchestrate_nb.store.orm import Deployment
+from orchestrate_nb.store.orm import Deployment, FlowRun
 from orchestrate_nb.store.processes import ProcessIdentity, current_process
 
 logger = logging.getLogger("orchestrate_nb.worker")
@@ -64,6 +66,28 @@ class Child:
     deadline: float | None  # monotonic time the run times out at
 
 
+@dataclass(frozen=True)
+class EndedRun:
+    """A run of this worker that ended, as its start and finish lines describe it."""
+
+    run_id: str
+    name: str
+    state_type: str
+    state_name: str
+    message: str | None
+    seconds: float | None
+
+    @property
+    def log(self) -> Path:
+        return run_log_path(self.run_id)
+
+    def describe(self) -> str:
+        took = "" if self.seconds is None else f" in {self.seconds:.1f} s"
+        message = (self.message or "").strip().splitlines()
+        why = f": {message[0]}" if message and self.state_type != "COMPLETED" else ""
+        return f"run {self.run_id[:8]} {self.name} ended {self.state_name}{took}{why}"
+
+
 @dataclass
 class Worker:
     database: Database
@@ -74,6 +98,7 @@ class Worker:
     grace_seconds: float = 30.0
     identity: ProcessIdentity = field(default_factory=current_process)
     children: dict[str, Child] = field(default_factory=dict)
+    ended: list[EndedRun] = field(default_factory=list)  # with run_once: its runs that ended
     maintenance_seconds: float = 1.0  # how often to run the scheduler and the reaper
     _claimed_once: bool = False
     _last_heartbeat: float = 0.0
@@ -170,24 +195,25 @@ class Worker:
         while len(self.children) < self.limit:
             with self.database.write() as conn:
                 run = claims.claim_next_run(conn, self.pool, self.identity, now)
-                timeout = None if run is None else conn.execute(
-                    select(Deployment.timeout_seconds)
-                    .where(Deployment.id == run.deployment_id)).scalar()
-            if run is None:
+                found = None if run is None else conn.execute(
+                    select(Deployment.timeout_seconds, FlowRun.name)
+                    .join(FlowRun, FlowRun.deployment_id == Deployment.id)
+                    .where(FlowRun.id == run.id)).one()
+            if run is None or found is None:
                 with self.database.read() as conn:
                     self._next_due = claims.next_due(conn, self.pool)
                 break
-            self._start(run.id, timeout)
+            self._start(run.id, found.name, found.timeout_seconds)
             started += 1
         return started
 
-    def _start(self, run_id: str, timeout: float | None) -> None:
+    def _start(self, run_id: str, name: str, timeout: float | None) -> None:
         log = run_log_path(run_id)
         log.parent.mkdir(parents=True, exist_ok=True)
         process = RunProcess(run_id, log)
         deadline = None if timeout is None else time.monotonic() + timeout
         self.children[run_id] = Child(run_id, process, deadline)
-        logger.info("started run %s (pid %d)", run_id, process.pid)
+        logger.info("claimed run %s %s (pid %d, log %s)", run_id[:8], name, process.pid, log)
 
     def _poll_children(self, now: dt.datetime) -> None:
         if not self.children:
@@ -212,6 +238,25 @@ class Worker:
         with self.database.write() as conn:
             claims.set_state(conn, child.run_id, state_type, name, message, now, only_from)
         del self.children[child.run_id]
+        self._report_end(child.run_id)
+
+    def _report_end(self, run_id: str) -> None:
+        with self.database.read() as conn:
+            row = conn.execute(select(FlowRun.name, FlowRun.state_type, FlowRun.state_name,
+                                      FlowRun.state_message, FlowRun.start_time,
+                                      FlowRun.end_time).where(FlowRun.id == run_id)).first()
+        if row is None:  # (pruned meanwhile)
+            return
+        seconds = None if row.start_time is None or row.end_time is None else \
+            (row.end_time - row.start_time).total_seconds()
+        ended = EndedRun(run_id, row.name, row.state_type, row.state_name, row.state_message,
+                         seconds)
+        if self.run_once:  # (what `--run-once` exits with; a long-lived worker keeps none)
+            self.ended.append(ended)
+        if row.state_type == "COMPLETED":
+            logger.info("%s", ended.describe())
+        else:
+            logger.warning("%s (log %s)", ended.describe(), ended.log)
 
     def _heartbeat(self, now: dt.datetime) -> None:
         if self.children and time.monotonic() - self._last_heartbeat >= self.heartbeat_seconds:

@@ -1,4 +1,4 @@
-"""The zygote: ``python -m orchestrate_nb.deploy.zygote``, started by a worker's launcher.
+"""The zygote: ``main()`` runs in a process a worker's launcher starts (``ZYGOTE_MAIN``).
 
 It imports what runs need once (``deploy/preload.py``), then forks a run process per request
 read from stdin and reports on stdout when each one ends (the protocol is described in

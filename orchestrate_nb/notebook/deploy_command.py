@@ -1,7 +1,8 @@
 """``%flow deploy``: deploy the notebook being edited (its saved file), see SPEC §5.
 
 ``%flow deploy --name NAME [--cron EXPR | --interval SECONDS | --rrule RULE] [--timezone TZ]
-[-p key=value ...] [--pool POOL] [--retries N] [--paused] [--notebook PATH]``
+[-p key=value ...] [--pool POOL] [--retries N] [--paused] [--cache refresh|reuse]
+[--kernel NAME] [--cwd DIR] [--notebook PATH]``
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from orchestrate_nb.notebook.state import KernelState
 
 USAGE = ("%flow deploy --name NAME [--cron EXPR | --interval SECONDS | --rrule RULE] "
          "[--timezone TZ] [-p key=value ...] [--pool POOL] [--retries N] [--paused] "
-         "[--notebook PATH]")
+         "[--cache refresh|reuse] [--kernel NAME] [--cwd DIR] [--notebook PATH]")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,6 +39,9 @@ def _parser() -> _Parser:
     parser.add_argument("--pool", default="default")
     parser.add_argument("--retries", type=int, default=0)
     parser.add_argument("--paused", action="store_true")
+    parser.add_argument("--cache", default="refresh")
+    parser.add_argument("--kernel")
+    parser.add_argument("--cwd")
     parser.add_argument("--notebook")
     return parser
 
@@ -55,7 +59,8 @@ def deploy_command(kernel: KernelState, rest: str) -> None:
                                timezone=options.timezone,
                                parameters=parse_key_values(options.params),
                                pool=options.pool, retries=options.retries,
-                               paused=options.paused)
+                               paused=options.paused, cache=options.cache,
+                               kernel=options.kernel, cwd=options.cwd)
     except OrchestrateError as exc:
         raise UsageError(" ".join(str(exc).split())) from None
     schedule = schedule_of(info)

@@ -11,10 +11,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from orchestrate_nb.notebook.state import LastRun
+from orchestrate_nb.settings import refresh_every_cache
 
 CACHED_MARK = "⟳"
 RAN_MARK = "▶"
 NO_ENTRY = "re-ran: no cache entry (cleared or expired)"
+REFRESHED = "re-ran: the cache is not read here (a deployment run computes fresh)"
 _STYLE = "font-size:85%;color:#5f6b7a;font-family:var(--jp-ui-font-family,sans-serif)"
 _NOT_CACHED_STYLE = "color:#9a6700"
 
@@ -29,7 +31,7 @@ def why_it_ran(previous: LastRun | None, code_hash: str, inputs: Mapping[str, st
     changed += [n for n in previous.inputs if n not in inputs]
     if changed:
         return f"re-ran: {name_list(changed)} changed"
-    return NO_ENTRY
+    return REFRESHED if refresh_every_cache() else NO_ENTRY
 
 
 def name_list(names: Sequence[str], limit: int = 3) -> str:

@@ -17,11 +17,18 @@ from orchestrate_nb.notebook.options import parse_count
 from orchestrate_nb.notebook.state import KernelState
 from orchestrate_nb.notebook.status import show, status_bundle, statuses
 from orchestrate_nb.notebook.svg import GraphNode, merge_edges, render_svg, render_text
+from orchestrate_nb.settings import adopted_flow_run_id
 
 USAGE = ("%flow run [--name NAME] [--stale] [--parallel N] [-p key=value ...] "
          "[--notebook PATH] | graph | status | history [N] | clear-cache [TASK] "
          "| deploy --name NAME [--cron EXPR | --interval SECONDS] [-p key=value ...] "
          "[--pool POOL]")
+
+
+# What a deployment run skips: the worker already runs the notebook's cells as one flow
+# run, so these would deploy again, run the cells twice, show a graph nobody watches, or
+# delete the cache of the interactive session.
+SKIPPED_IN_DEPLOYMENT_RUNS = ("deploy", "run", "graph", "clear-cache")
 
 
 def run_flow_command(kernel: KernelState, line: str) -> None:
@@ -30,6 +37,11 @@ def run_flow_command(kernel: KernelState, line: str) -> None:
     if handler is None:
         what = f"unknown subcommand {command!r}" if command else "a subcommand is missing"
         raise UsageError(f"%flow: {what}; usage: {USAGE}")
+    run_id = adopted_flow_run_id()
+    if run_id is not None and command in SKIPPED_IN_DEPLOYMENT_RUNS:
+        print(f"%flow {command}: skipped, this notebook is running as deployment run "
+              f"{run_id[:8]} (a worker runs its cells; the command works interactively)")
+        return
     handler(kernel, rest)
 
 

@@ -5,6 +5,10 @@ has caching configured, reads ``reason`` (why this run cannot be cached, or None
 ``lookup()`` before running and ``save(value)`` after a successful run. Neither call
 raises: a broken entry is a miss, a result that cannot be stored is a warning.
 
+With ``ORCHESTRATE_NB_TASKS_REFRESH_CACHE=1`` (set by a worker for a deployment run with
+``cache="refresh"``) every lookup misses, except for entries this process stored itself: a
+run computes afresh, and its tasks still share the results it made (a task called twice).
+
 What depends only on the task (its policy, serializer, store, expiration) is worked out
 once per Task object and kept in a weak dictionary, so a cache hit costs a key computation
 and one file read.
@@ -20,6 +24,7 @@ from orchestrate_nb.results.fingerprint import FingerprintError, fingerprint_par
 from orchestrate_nb.results.serializers import Serializer, get_serializer
 from orchestrate_nb.results.store import ResultStore, default_store, resolve_store
 from orchestrate_nb.runtime.context import TaskRunContext, task_run_ctx
+from orchestrate_nb.settings import refresh_every_cache
 
 
 class CachePlan(NamedTuple):
@@ -36,6 +41,7 @@ class CachePlan(NamedTuple):
 
 
 _plans: weakref.WeakKeyDictionary[Any, CachePlan] = weakref.WeakKeyDictionary()
+_stored_here: set[tuple[str, str]] = set()  # (store url, key) of entries this process wrote
 
 
 def plan_for(task: Any) -> CachePlan:
@@ -114,10 +120,14 @@ class TaskRunCache:
         return self.plan.storage or default_store()
 
     def lookup(self) -> tuple[bool, Any]:
-        """``(hit, value)``; ``refresh_cache`` always misses (the run then overwrites)."""
+        """``(hit, value)``; ``refresh_cache`` always misses (the run then overwrites), and
+        so does refresh-every-cache for an entry this process did not store."""
         if self.key is None or self.plan.refresh:
             return False, None
-        return self.store().read(self.key)
+        store = self.store()
+        if refresh_every_cache() and (store.url, self.key) not in _stored_here:
+            return False, None
+        return store.read(self.key)
 
     def save(self, value: Any) -> None:
         """Store the result; a result that cannot be stored is logged, never raised."""
@@ -125,8 +135,10 @@ class TaskRunCache:
         if self.key is None or plan.serializer is None:
             return
         try:
-            self.store().write(self.key, value, plan.serializer, plan.expiration,
-                               self.task.task_key)
+            store = self.store()
+            store.write(self.key, value, plan.serializer, plan.expiration, self.task.task_key)
+            if refresh_every_cache():  # (only then is it needed: the set stays empty)
+                _stored_here.add((store.url, self.key))
         except Exception as exc:  # noqa: BLE001 - the run succeeded; only caching failed
             self._logger().warning("result not cached: %s", self._save_problem(exc))
 

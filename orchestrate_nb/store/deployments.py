@@ -51,6 +51,9 @@ class DeploymentInfo:
     created: dt.datetime
     updated: dt.datetime
     last_slot: dt.datetime | None
+    cache: str = "refresh"  # "refresh": runs compute afresh; "reuse": read others' cache
+    kernel: str | None = None  # a notebook's kernel (None: its kernelspec's)
+    cwd: str | None = None  # the runs' working directory (None: the notebook's folder)
 
 
 DEPLOYMENT_COLUMNS = tuple(getattr(Deployment, f.name) for f in dataclasses.fields(DeploymentInfo))

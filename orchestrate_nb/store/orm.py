@@ -301,3 +301,6 @@ class Deployment(Base):
     created: Mapped[dt.datetime]
     updated: Mapped[dt.datetime]
     last_slot: Mapped[dt.datetime | None] = mapped_column(index=True)
+    cache: Mapped[str] = mapped_column(server_default="refresh")  # "refresh" | "reuse"
+    kernel: Mapped[str | None]  # NULL: the notebook's kernelspec (python3 without one)
+    cwd: Mapped[str | None]  # NULL: the notebook's folder

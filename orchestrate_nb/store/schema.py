@@ -23,7 +23,7 @@ from orchestrate_nb.store.database import Database
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD_REVISION = "0005"  # a test checks this against the migration scripts
+HEAD_REVISION = "0006"  # a test checks this against the migration scripts
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 VERSION_TABLE = "alembic_version"
 _PG_MIGRATION_LOCK_KEY = 0x6F6E625F6D6967  # "onb_mig"

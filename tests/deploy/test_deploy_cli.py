@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import pytest
@@ -41,8 +42,11 @@ def test_deploying_a_notebook_lists_it_with_its_schedule_and_next_run(cli, noteb
     (["--rrule", "FREQ=SOMETIMES"], "invalid rrule 'FREQ=SOMETIMES'"),
     (["--interval", "-5"], "invalid interval -5"),
     (["-p", "n"], "invalid parameter 'n': write it as NAME=VALUE"),
+    (["--cache", "sometimes"], "unknown cache mode 'sometimes'; choose refresh"),
+    (["--kernel", "ir"], "etl.ipynb needs the Jupyter kernel 'ir', which is not installed"),
+    (["--cwd", "/no/such/folder"], "working directory not found: /no/such/folder"),
 ], ids=["unknown-parameter", "wrong-type", "invalid-cron", "bad-timezone", "invalid-rrule",
-        "bad-interval", "bad-pair"])
+        "bad-interval", "bad-pair", "bad-cache", "missing-kernel", "missing-cwd"])
 def test_a_bad_deployment_is_one_line_exit_1_and_nothing_written(cli, notebook, query, extra,
                                                                   message):
     result = cli("deploy", str(notebook), "--name", "nightly", *extra)
@@ -155,3 +159,50 @@ def test_a_python_flow_is_deployed_by_file_and_function(cli, tmp_path, query, da
     missing = cli("deploy", f"{flows}:nope", "--name", "adder2")
     assert missing.code == 1 and "has no @flow named 'nope'" in missing.err
     assert len(deployments(query)) == 1
+
+
+def test_deployment_ls_shows_how_runs_use_the_cache(cli, notebook, query):
+    assert cli("deploy", str(notebook), "--name", "fresh").code == 0
+    assert cli("deploy", str(notebook), "--name", "cached", "--cache", "reuse").code == 0
+    rows = query("SELECT name, cache FROM deployments ORDER BY name")
+    assert [(r["name"], r["cache"]) for r in rows] == [("cached", "reuse"), ("fresh", "refresh")]
+    listing = cli("deployment", "ls").out
+    assert "CACHE" in listing
+    assert [line.split()[-2] for line in listing.splitlines() if "etl.ipynb" in line] == [
+        "reuse", "refresh"]
+
+
+def saved_parameters(query, table="deployments"):
+    value = query(f"SELECT parameters FROM {table}")[0]["parameters"]
+    return value if isinstance(value, dict) else json.loads(value)
+
+
+def test_untyped_parameters_given_as_text_are_read_as_papermill_reads_them(cli, tmp_path,
+                                                                           query):
+    notebook = write_notebook(tmp_path / "nb.ipynb", "a = None\nb = None\nc = None\nd = None\n"
+                                                      "e = None\n")
+    args = ["-p", "a=None", "-p", "b=False", "-p", "c=3", "-p", "d=0.5", "-p", "e=some text"]
+    assert cli("deploy", str(notebook), "--name", "nb", *args).code == 0
+    assert saved_parameters(query) == {"a": None, "b": False, "c": 3, "d": 0.5, "e": "some text"}
+    assert cli("deployment", "run", "nb", "-p", "a=True", "-p", "c=-2").code == 0
+    assert saved_parameters(query, "flow_runs") == {
+        "a": True, "b": False, "c": -2, "d": 0.5, "e": "some text"}
+
+
+def test_python_values_of_untyped_parameters_are_kept_as_given(tmp_path, query):
+    notebook = write_notebook(tmp_path / "nb.ipynb", "label = None\n")
+    orchestrate_nb.deploy_notebook(notebook, "nb", parameters={"label": "3"})
+    assert saved_parameters(query) == {"label": "3"}
+
+
+def test_unannotated_flow_parameters_given_as_text_are_read_as_papermill_reads_them(
+        cli, tmp_path, query):
+    flows = tmp_path / "flows.py"
+    flows.write_text("from orchestrate_nb import flow\n\n@flow\n"
+                     "def etl(limit=None, label: str = 'x'):\n    return limit\n")
+    result = cli("deploy", f"{flows}:etl", "--name", "etl", "-p", "limit=3", "-p", "label=3")
+    assert result.code == 0, result.err
+    assert saved_parameters(query) == {"limit": 3, "label": "3"}
+    refused = cli("deploy", f"{flows}:etl", "--name", "etl2", "--kernel", "python3")
+    assert (refused.code, refused.err) == (
+        1, "Error: --kernel and --cwd are options of notebook deployments\n")

@@ -5,9 +5,11 @@ Called as the ``%flow`` magic calls it, with a kernel that knows the notebook's 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from deploy_helpers import write_notebook
 from IPython.core.error import UsageError
 
 from orchestrate_nb.notebook.deploy_command import deploy_command
@@ -30,11 +32,25 @@ def test_flow_deploy_deploys_this_notebook(notebook, query, capsys):
     assert (row["name"], row["entrypoint"], row["pool"]) == ("nightly", str(notebook), "gpu")
 
 
+def test_flow_deploy_reads_untyped_parameters_as_papermill_and_takes_run_options(
+        tmp_path, query):
+    notebook = write_notebook(tmp_path / "nb.ipynb", "x = None\ny = None\nz = None\n")
+    deploy_command(Kernel(notebook), f"--name nb -p x=None -p y=False -p z=3 --cache reuse "
+                                     f"--kernel python3 --cwd {tmp_path}")
+    [row] = query("SELECT parameters, cache, kernel, cwd FROM deployments")
+    parameters = row["parameters"]
+    assert (parameters if isinstance(parameters, dict) else json.loads(parameters)) == {
+        "x": None, "y": False, "z": 3}
+    assert (row["cache"], row["kernel"], row["cwd"]) == ("reuse", "python3", str(tmp_path))
+
+
 @pytest.mark.parametrize(("line", "message"), [
     ("--name x -p zz=1", "unknown parameter 'zz'"),
     ("--name x --cron 'not cron'", "invalid cron expression 'not cron'"),
     ("--name x --cron '* * * * *' --interval 5", "not allowed with argument"),
     ("--cron '* * * * *'", "the following arguments are required: --name"),
+    ("--name x --cache sometimes", "unknown cache mode 'sometimes'"),
+    ("--name x --kernel ir", "needs the Jupyter kernel 'ir', which is not installed here"),
 ])
 def test_a_bad_flow_deploy_is_one_usage_error_line_and_nothing_written(notebook, query, line,
                                                                        message):

@@ -375,7 +375,7 @@ def test_a_corrupt_or_missing_pickle_fails_its_run_with_one_line_naming_the_file
     corrupt, missing = pickle_path("corrupt"), pickle_path("missing")
     corrupt.write_bytes(b"not a pickle")
     missing.unlink()
-    run_worker_once()
+    run_worker_once(completes=False)
     failed = run_state(query, runs["corrupt"])
     assert failed["state_type"] == "FAILED"
     assert failed["state_message"].startswith(f"the deployed flow's file is corrupt: {corrupt} (")

@@ -69,7 +69,7 @@ def test_a_failing_notebook_fails_with_the_exception(
     notebook = write_task_notebook(tmp_path / "bad.ipynb", "raise ValueError(f'bad n {n}')")
     deploy_notebook(notebook, name="bad")
     run_id = trigger_deployment("bad")
-    run_worker_once()
+    run_worker_once(completes=False)
     run = run_row(query, run_id)
     assert run["state_type"] == "FAILED"
     assert run["state_message"] == "ValueError: bad n 3"
@@ -135,7 +135,7 @@ def test_a_run_past_its_timeout_is_stopped_and_fails(
     notebook = write_task_notebook(tmp_path / "slow.ipynb", "import time\ntime.sleep(120)")
     deploy_notebook(notebook, name="slow", timeout_seconds=1)
     run_id = trigger_deployment("slow")
-    run_worker_once()
+    run_worker_once(completes=False)
     run = run_row(query, run_id)
     assert (run["state_type"], run["state_name"]) == ("FAILED", "TimedOut")
 

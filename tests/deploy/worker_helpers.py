@@ -35,11 +35,12 @@ def start_worker(*args: str) -> subprocess.Popen[bytes]:
                              *args], stdin=subprocess.DEVNULL)
 
 
-def run_worker_once(*args: str) -> None:
-    """``worker start --run-once``, which must exit 0 (within a generous time)."""
+def run_worker_once(*args: str, completes: bool = True) -> None:
+    """``worker start --run-once``, which must exit 0 when its runs complete, else 1
+    (within a generous time)."""
     worker = start_worker("--run-once", *args)
     try:
-        assert worker.wait(timeout=WAIT_SECONDS) == 0
+        assert worker.wait(timeout=WAIT_SECONDS) == (0 if completes else 1)
     finally:
         stop(worker)
 

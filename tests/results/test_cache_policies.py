@@ -318,6 +318,26 @@ def test_refresh_cache_runs_again_and_overwrites_the_entry(events):
     assert stamp(1) == 2
 
 
+def test_the_refresh_every_cache_switch_reads_only_what_this_process_stored(
+        events, monkeypatch):
+    from orchestrate_nb.results import caching
+
+    calls = []
+
+    @task(cache_policy=INPUTS)
+    def stamp(x):
+        calls.append(x)
+        return len(calls)
+
+    assert stamp(1) == 1  # an entry stored before the switch (another session's, say)
+    monkeypatch.setattr(caching, "_stored_here", set())  # as in a new process
+    monkeypatch.setenv("ORCHESTRATE_NB_TASKS_REFRESH_CACHE", "1")
+    assert stamp(1) == 2  # not read: computed and stored again
+    assert stamp(1) == 2  # what this process stored is shared
+    monkeypatch.delenv("ORCHESTRATE_NB_TASKS_REFRESH_CACHE")
+    assert stamp(1) == 2
+
+
 def test_result_storage_key_names_the_entry_from_a_template(events, results_dir):
     @task(cache_policy=INPUTS, result_storage_key="square-{parameters[x]}")
     def square(x):

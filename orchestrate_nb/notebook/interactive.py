@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from IPython.core.error import UsageError
+
 from orchestrate_nb.core.events import DependencyEdge
 from orchestrate_nb.core.states import State
 from orchestrate_nb.errors import OrchestrateError
@@ -29,15 +31,23 @@ def run_task_cell(kernel: KernelState, line: str, cell: str) -> tuple[CellRun, S
     """Run the cell; None when it did not get to run (a syntax error, already shown)."""
     shell = kernel.shell
     options = parse_task_line(line)
+    _check_inputs_exist(kernel, options.inputs or ())
     magic_line = f"%%task {line}".rstrip()
     try:
         spec = build_spec(shell, kernel.config, options, cell, magic_line,
-                          cell_id=_cell_id(shell))
+                          cell_id=_cell_id(shell), notebook=kernel.notebook_identity())
     except SyntaxError as error:
         show_syntax_error(shell, error)
         return None
     run = CellRun(spec, kernel)
     return run, execute_in_session(kernel, run)
+
+
+def _check_inputs_exist(kernel: KernelState, names: tuple[str, ...]) -> None:
+    missing = [name for name in names if name not in kernel.namespace]
+    if missing:
+        raise UsageError(f"%%task --inputs: {missing[0]!r} is not defined; run the cell "
+                         "that defines it first, or leave it out of --inputs")
 
 
 def execute_in_session(kernel: KernelState, run: CellRun) -> State:

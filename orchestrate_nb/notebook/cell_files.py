@@ -32,6 +32,7 @@ class SeenFiles:
     files: dict[str, str]  # path -> content fingerprint (listings end with "/")
     read: tuple[str, ...]
     written: tuple[str, ...]
+    skipped: tuple[str, ...]  # declared files it only appended to
     problem: str | None  # why the result must not be cached
 
 
@@ -49,9 +50,10 @@ class CellFiles:
         """The result's key: the base key plus the files the last run with it opened (and
         the declared ones), as they are now."""
         self.base_key = base_key
-        recorded = read_manifest(default_store(), base_key)
-        self._had_manifest = bool(recorded)
-        self.before = fingerprints([*recorded, *declared_files(self.patterns, self.literals)])
+        recorded, skipped = read_manifest(default_store(), base_key)
+        self._had_manifest = bool(recorded or skipped)
+        declared = declared_files(self.patterns, self.literals)
+        self.before = fingerprints([*recorded, *(p for p in declared if p not in skipped)])
         return result_key(base_key, self.before)
 
     @contextmanager
@@ -61,12 +63,14 @@ class CellFiles:
 
     def seen(self, access: file_access.FileAccess) -> SeenFiles:
         declared = declared_files(self.patterns, self.literals)
-        read = [*access.read, *access.listed, *(p for p in declared if p not in access.written)]
+        appended = access.appended - access.written - set(access.read)
+        read = [*access.read, *access.listed,
+                *(p for p in declared if p not in access.written and p not in appended)]
         files = fingerprints([*read, *access.written])
         changed = access.changed_while_running()
         problem = f"{display_path(changed[0])} changed while the cell ran" if changed else None
         return SeenFiles(files, tuple(sorted(set(read))), tuple(sorted(access.written)),
-                         problem)
+                         tuple(sorted(appended.intersection(declared))), problem)
 
     def storage(self) -> CellResultStore:
         return _FilesStore(self)
@@ -76,8 +80,8 @@ class CellFiles:
         """Write the manifest of the files the run saw, then the result under them."""
         store = default_store()
         if self.base_key is not None and isinstance(value, CellResult):
-            if value.files:
-                write_manifest(store, self.base_key, value.files, task_key)
+            if value.files or value.skipped:
+                write_manifest(store, self.base_key, value.files, value.skipped, task_key)
             elif self._had_manifest:
                 store.delete(manifest_key(self.base_key))
             key = result_key(self.base_key, value.files)

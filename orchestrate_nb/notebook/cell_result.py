@@ -35,6 +35,7 @@ class CellResult:
     files: dict[str, str] = field(default_factory=dict)
     read: tuple[str, ...] = ()
     written: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()  # files named in its code that it only appended to
     not_cached: str | None = field(default=None, compare=False)  # why it was not stored
 
     def __getstate__(self) -> dict[str, Any]:
@@ -43,7 +44,7 @@ class CellResult:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(files={}, read=(), written=())  # entries from before files
+        self.__dict__.update(files={}, read=(), written=(), skipped=())  # entries from before files
         self.__dict__.update(state)
 
 

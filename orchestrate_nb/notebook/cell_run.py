@@ -170,6 +170,7 @@ class CellRun:
         result = self._result(record.events, has_value, value, duration, before)
         seen = self.files.seen(access)
         result.files, result.read, result.written = seen.files, seen.read, seen.written
+        result.skipped = seen.skipped
         result.not_cached = result.not_cached or seen.problem
         return result
 

@@ -11,7 +11,8 @@ threads a cell starts itself are not seen.
 Paths are made absolute against the kernel's working directory at open time. Files the
 interpreter and the kernel open for themselves (the Python installation and site-packages,
 ``.pyc`` files, IPython's and Jupyter's own folders, the orchestrate home, ``/proc`` and
-the like) are left out.
+the like) are left out, and so are files a cell only appends to (a log: each run adds its
+lines, so what is there is no output of one run to check).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class FileAccess:
     read: dict[str, tuple[int, int] | None] = field(default_factory=dict)  # -> stat at open
     written: set[str] = field(default_factory=set)
     listed: set[str] = field(default_factory=set)
+    appended: set[str] = field(default_factory=set)  # only appended to: left out
 
     def changed_while_running(self) -> list[str]:
         """Files only read whose size or mtime changed between their first open and now."""
@@ -79,11 +81,18 @@ def _note(access: FileAccess, event: str, args: tuple[object, ...]) -> None:
         return
     mode, flags = args[1], args[2] if len(args) > 2 else 0
     if isinstance(mode, str):
-        writes = any(c in mode for c in "wax+")
+        if "a" in mode and "+" not in mode:
+            access.appended.add(path)  # a log: re-running appends again; not an output
+            return
+        writes = any(c in mode for c in "wx+")
         reads = "r" in mode or "+" in mode
     else:  # os.open: flags only
-        writes = bool(int(flags) & _WRITE_FLAGS)  # type: ignore[call-overload]
-        reads = not int(flags) & os.O_WRONLY  # type: ignore[call-overload]
+        bits = int(flags)  # type: ignore[call-overload]
+        if bits & os.O_APPEND and not bits & (os.O_RDWR | os.O_TRUNC):
+            access.appended.add(path)
+            return
+        writes = bool(bits & _WRITE_FLAGS)
+        reads = not bits & os.O_WRONLY
     if reads and path not in access.read and path not in access.written:
         access.read[path] = _stat(path)
     if writes:

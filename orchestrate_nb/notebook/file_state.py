@@ -139,21 +139,22 @@ def manifest_key(base_key: str) -> str:
     return MANIFEST_PREFIX + base_key
 
 
-def read_manifest(store: Any, base_key: str) -> list[str]:
-    """The files the cell's last run with this base key opened (their recorded size and
-    mtime let this process skip hashing them again)."""
+def read_manifest(store: Any, base_key: str) -> tuple[list[str], list[str]]:
+    """The files the cell's last run with this base key opened, and the declared ones it
+    only appended to (their recorded size and mtime let this process skip hashing them
+    again)."""
     hit, value = store.read(manifest_key(base_key))
     if not hit or not isinstance(value, dict) or not isinstance(value.get("files"), dict):
-        return []
+        return [], []
     with _lock:
         for path, known in value["files"].items():
             if path not in _known and isinstance(known, list) and len(known) == 3:
                 _known[path] = (int(known[0]), int(known[1]), str(known[2]))
-    return list(value["files"])
+    return list(value["files"]), list(value.get("skipped") or ())
 
 
 def write_manifest(store: Any, base_key: str, files: Mapping[str, str],
-                   task_key: str | None) -> None:
+                   skipped: Iterable[str], task_key: str | None) -> None:
     from orchestrate_nb.results.serializers import get_serializer
 
     recorded = {}
@@ -161,8 +162,8 @@ def write_manifest(store: Any, base_key: str, files: Mapping[str, str],
         known = _known.get(path)
         recorded[path] = [known[0], known[1], digest] if known and known[2] == digest \
             else [-1, -1, digest]
-    store.write(manifest_key(base_key), {"files": recorded}, get_serializer("json"), None,
-                task_key)
+    store.write(manifest_key(base_key), {"files": recorded, "skipped": sorted(skipped)},
+                get_serializer("json"), None, task_key)
 
 
 def result_key(base_key: str, files: Mapping[str, str]) -> str:

@@ -85,7 +85,8 @@ def task_cells_of(kernel: KernelState, notebook: str | None = None, strict: bool
     path = kernel.notebook_path(notebook)
     if path is None:
         records = list(kernel.records.values())
-        return [_with_files(TaskCell(r.name, r.analysis, mutated=_mutated(kernel, r.name, None)),
+        return [_with_files(TaskCell(r.name, r.analysis, options=_options_of(r),
+                                     mutated=_mutated(kernel, r.name, None)),
                             r.last_run) for r in records], None
     cells = [_as_run_here(kernel, cell, path) for cell in _saved_task_cells(path, strict)]
     if not strict:
@@ -122,7 +123,8 @@ def _as_run_here(kernel: KernelState, cell: TaskCell, path: Path) -> TaskCell:
             and record.magic_line.lstrip().startswith(TASK_MAGIC) \
             and _ran_after_saving(record, path):
         assert cell.saved is not None
-        options = parse_task_line(record.magic_line.lstrip()[len(TASK_MAGIC):])
+        options = _options_of(record)
+        assert options is not None
         cell = replace(_task_cell(cell.saved, record.body, options),
                        ran_code=(record.magic_line, record.body))
     cell = replace(cell, mutated=_mutated(kernel, cell.name, cell.analysis))
@@ -136,6 +138,11 @@ def _record_of(kernel: KernelState, cell: TaskCell) -> CellRecord | None:
         identity = f"cell-id:{cell.saved.cell_id}"  # an unnamed cell: by its cell id
         record = next((r for r in kernel.records.values() if r.identity == identity), None)
     return record
+
+
+def _options_of(record: CellRecord) -> CellOptions | None:
+    line = record.magic_line.lstrip()
+    return parse_task_line(line[len(TASK_MAGIC):]) if line.startswith(TASK_MAGIC) else None
 
 
 def _ran_after_saving(record: CellRecord, path: Path) -> bool:

@@ -97,8 +97,8 @@ def other_process(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     kernels (a restart); then only touches it."""
     work = tmp_path_factory.mktemp("other")
     write_sales(work, 1)
-    rewrite = f"import subprocess, sys\nsubprocess.run([sys.executable, 'write_sales.py', '2'], " \
-              f"check=True)"
+    rewrite = "import subprocess, sys\n" \
+              "subprocess.run([sys.executable, 'write_sales.py', '2'], check=True)"
     with pytest.MonkeyPatch.context() as env:
         env.setenv("ORCHESTRATE_NB_HOME", str(work / "home"))
         same_kernel = run_cells([LOAD, *ANALYSIS, rewrite, *ANALYSIS], work,
@@ -195,3 +195,15 @@ def test_a_file_written_by_a_cell_and_changed_by_a_person_makes_the_cell_run_aga
     assert badge(outputs[2]).startswith("▶ re-ran: data/sales.csv changed · ")
     assert (tmp_path / "data" / "sales.csv").read_text() == original
     assert badge(outputs[3]).startswith("⟳ cached")  # the same content as it first read
+
+
+def test_status_says_a_cell_reading_a_url_needs_an_expiration_or_no_cache(tmp_path: Path):
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("ORCHESTRATE_NB_HOME", str(tmp_path / "home"))
+        outputs = run_cells([LOAD, "%%task fetch\nurl = 'https://example.org/sales.csv'",
+                             "%%task fresh --cache-expiration 1h\nsource = 'https://example.org/x'",
+                             "%flow status"], tmp_path, allow_errors=False)
+    text = displays(outputs[3])[0]["text/plain"]
+    assert "reads https://example.org/sales.csv: not a file; use --cache-expiration or " \
+           "--no-cache" in text
+    assert "example.org/x" not in text

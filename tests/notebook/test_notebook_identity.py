@@ -4,11 +4,14 @@ in one line."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 from kernels import LOAD, badge, displays, execute, notebook_of, run_cells, stream
+from polling import WAIT_SECONDS
 
 
 def status_rows(outputs: list[object]) -> dict[str, str]:
@@ -86,3 +89,21 @@ def test_an_unknown_option_suggests_the_closest_and_unknown_inputs_are_refused(
         "UsageError: %%task --inputs: 'nope' is not defined; run the cell that defines it "
         "first, or leave it out of --inputs\n")
     assert stream(outputs[3]) == "False\n"
+
+
+def test_a_deployment_run_of_a_notebook_is_the_same_notebook_as_the_interactive_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from orchestrate_nb.deploy.deployments import deploy_notebook, trigger_deployment
+
+    path = tmp_path / "report.ipynb"
+    nbformat.write(notebook_of(["n = 3", LOAD, "%%task total\nresult = n * 2"]), str(path))
+    path.write_text(path.read_text().replace('"metadata": {}', '"metadata": {"tags": '
+                                             '["parameters"]}', 1))
+    deploy_notebook(path, name="report")
+    trigger_deployment("report")
+    worker = subprocess.run([sys.executable, "-m", "orchestrate_nb.cli.app", "worker", "start",
+                             "--run-once"], stdin=subprocess.DEVNULL, timeout=WAIT_SECONDS)
+    assert worker.returncode == 0
+    monkeypatch.setenv("JPY_SESSION_NAME", str(path))
+    executed = execute(nbformat.read(str(path), as_version=4), tmp_path, allow_errors=False)
+    assert badge(executed.cells[2].outputs).startswith("⟳ cached")

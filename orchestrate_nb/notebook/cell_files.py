@@ -102,8 +102,7 @@ class _FilesStore(CellResultStore):
 def changed_files(files: Mapping[str, str], now: Mapping[str, str] | None = None
                   ) -> list[str]:
     """Display names of the files whose fingerprint differs from ``files`` (``now``: the
-    fingerprints to compare with, where files that are new count too; default: the files
-    as they are)."""
+    fingerprints to compare with; default: the files as they are)."""
     from orchestrate_nb.notebook.file_state import file_fingerprint
 
     changed = []
@@ -111,5 +110,10 @@ def changed_files(files: Mapping[str, str], now: Mapping[str, str] | None = None
         current = now.get(path) if now is not None else file_fingerprint(path)
         if current is not None and current != digest:
             changed.append(display_path(path, os.getcwd()))
-    new = [display_path(path) for path in (now or {}) if path not in files]
-    return changed + new  # new: a file that appeared in a directory or glob it reads
+    return changed
+
+
+def new_files(files: Mapping[str, str], now: Mapping[str, str]) -> list[str]:
+    """Files in ``now`` that ``files`` did not have (one that appeared in a folder the cell
+    reads)."""
+    return [display_path(path) for path in now if path not in files]

@@ -24,7 +24,7 @@ def why_it_ran(previous: LastRun | None, code_hash: str, inputs: Mapping[str, st
     """``ran: first run``, ``re-ran: code changed``, ``re-ran: n changed``,
     ``re-ran: data/sales.csv changed``... (``files``: the fingerprints of the files the
     last run opened, as they were when this run started)."""
-    from orchestrate_nb.notebook.cell_files import changed_files
+    from orchestrate_nb.notebook.cell_files import changed_files, new_files
 
     if previous is None:
         return "ran: first run"
@@ -33,6 +33,8 @@ def why_it_ran(previous: LastRun | None, code_hash: str, inputs: Mapping[str, st
     changed = [n for n, fp in inputs.items() if previous.inputs.get(n) != fp]
     changed += [n for n in previous.inputs if n not in inputs]
     changed += changed_files(previous.files, files or {})
+    if not changed:  # nothing else explains it: a file that appeared in a folder it reads
+        changed = new_files(previous.files, files or {})
     if changed:
         return f"re-ran: {name_list(changed)} changed"
     return NO_ENTRY

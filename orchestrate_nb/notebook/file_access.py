@@ -6,7 +6,8 @@ writers) raises an ``open`` audit event with its path and mode; listing a direct
 cannot be removed, so one is installed once, on the first recorded cell, and it returns at
 once (one global truth test) unless some thread is recording a cell. Recording is per
 thread: cells run by ``%flow run --parallel`` each see their own files; files opened by
-threads a cell starts itself are not seen.
+threads a cell starts itself are not seen (a cell with a top-level ``await`` is followed
+into the helper thread that runs it).
 
 Paths are made absolute against the kernel's working directory at open time. Files the
 interpreter and the kernel open for themselves (the Python installation and site-packages,
@@ -20,10 +21,11 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _SYSTEM_ROOTS = ("/proc", "/dev", "/sys", "/run", "/etc", "/usr", "/lib", "/bin", "/sbin",
@@ -144,6 +146,24 @@ def install() -> None:
             _ignored = _ignored_prefixes()
             sys.addaudithook(_hook)
             _installed = True
+
+
+def following(coroutine: Coroutine[Any, Any, Any]) -> Coroutine[Any, Any, Any]:
+    """``coroutine``, its files recorded as this thread's cell's when it runs in another
+    thread (a cell with a top-level ``await`` runs on a loop in a helper thread)."""
+    access = _recorders.get(threading.get_ident())
+    if access is None:
+        return coroutine
+
+    async def followed() -> Any:
+        ident = threading.get_ident()
+        _recorders[ident] = access
+        try:
+            return await coroutine
+        finally:
+            _recorders.pop(ident, None)
+
+    return followed()
 
 
 @contextmanager

@@ -207,3 +207,15 @@ def test_status_says_a_cell_reading_a_url_needs_an_expiration_or_no_cache(tmp_pa
     assert "reads https://example.org/sales.csv: not a file; use --cache-expiration or " \
            "--no-cache" in text
     assert "example.org/x" not in text
+
+
+def test_a_cell_with_a_top_level_await_has_its_files_seen_too(tmp_path: Path):
+    read = "%%task fetch\nimport asyncio\nawait asyncio.sleep(0)\nnote = open(name).read()"
+    (tmp_path / "note.txt").write_text("one")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("ORCHESTRATE_NB_HOME", str(tmp_path / "home"))
+        outputs = run_cells([LOAD, "name = 'note.txt'", read,
+                             "open('note.txt', 'w').write('two')", read, "print(note)"],
+                            tmp_path, allow_errors=False)
+    assert badge(outputs[4]).startswith("▶ re-ran: note.txt changed")
+    assert stream(outputs[5]) == "two\n"

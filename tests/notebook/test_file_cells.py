@@ -48,7 +48,7 @@ def total_on_disk(work: Path) -> int:
 
 
 def printed_total(outputs: list[Any]) -> int:
-    return int(stream(outputs).split("total")[-1])
+    return int(stream(outputs).split("total ")[-1].split()[0])
 
 
 def write_sales(work: Path, seed: int) -> None:
@@ -219,3 +219,22 @@ def test_a_cell_with_a_top_level_await_has_its_files_seen_too(tmp_path: Path):
                             tmp_path, allow_errors=False)
     assert badge(outputs[4]).startswith("▶ re-ran: note.txt changed")
     assert stream(outputs[5]) == "two\n"
+
+
+def test_flow_run_after_a_restart_runs_a_file_s_writer_before_its_reader(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import nbformat
+
+    cells = [LOAD, "seed = 1", READ_CSV, MAKE_CSV, CLEAN, BY_REGION, PLOT]  # reader first
+    path = tmp_path / "sales.ipynb"
+    nbformat.write(notebook_of(cells, {1: ["parameters"]}), str(path))
+    monkeypatch.setenv("ORCHESTRATE_NB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("JPY_SESSION_NAME", str(path))
+    run_cells([LOAD, "seed = 1", MAKE_CSV, *ANALYSIS], tmp_path, allow_errors=False)
+    outputs = run_cells([LOAD, "%flow run -p seed=2", "%flow graph"], tmp_path,
+                        allow_errors=False)
+    ran = [line.split(":")[0] for line in stream(outputs[1]).splitlines() if ": ▶" in line]
+    assert ran == ["make_csv", "load", "clean", "by_region", "plot"]
+    assert "load: ▶ re-ran: data/sales.csv changed" in stream(outputs[1])
+    assert printed_total(outputs[1]) == total_on_disk(tmp_path)
+    assert "→ load (data/sales.csv)" in displays(outputs[2])[0]["text/plain"]

@@ -79,7 +79,8 @@ def _note(access: FileAccess, event: str, args: tuple[object, ...]) -> None:
     if ignored(path):
         return
     if event != "open":
-        access.listed.add(path.rstrip(os.sep) + os.sep)
+        if not _listed_by_import():
+            access.listed.add(path.rstrip(os.sep) + os.sep)
         return
     mode, flags = args[1], args[2] if len(args) > 2 else 0
     if isinstance(mode, str):
@@ -99,6 +100,12 @@ def _note(access: FileAccess, event: str, args: tuple[object, ...]) -> None:
         access.read[path] = _stat(path)
     if writes:
         access.written.add(path)
+
+
+def _listed_by_import() -> bool:
+    """The import system lists folders on ``sys.path`` to find modules: not the cell's."""
+    frame = sys._getframe(3)  # _listed_by_import <- _note <- _hook <- os.listdir's caller
+    return frame.f_code.co_filename.startswith("<frozen importlib")
 
 
 def _stat(path: str) -> tuple[int, int] | None:

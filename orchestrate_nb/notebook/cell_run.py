@@ -5,8 +5,8 @@ user namespace, its ``cache_key_fn`` is the cell's key (normalised code + the fi
 of its inputs, computed when the run starts, after upstream cells finished, then the
 files its last run opened as they are now: see ``cell_files``), its result storage files
 the result under the files the run opened. So a hit is the engine's ``Cached`` state,
-recorded in the run store with its key. The completion and failure hooks put a cached result back into the
-namespace and update what the kernel remembers (see ``state.py``).
+recorded in the run store with its key. The completion and failure hooks put a cached
+result back into the namespace and update what the kernel remembers (see ``state.py``).
 
 Mutations: after a run, the inputs the cell may have mutated (``CellAnalysis.mutated``
 and ``escaped``: method calls, item or attribute assignment, passed to a call, aliased,

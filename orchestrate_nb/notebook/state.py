@@ -18,6 +18,7 @@ from typing import Any
 
 from orchestrate_nb.notebook.analysis import CellAnalysis
 from orchestrate_nb.notebook.capture import OutputRouter
+from orchestrate_nb.notebook.file_state import display_path
 from orchestrate_nb.notebook.fingerprints import KnownValues
 from orchestrate_nb.results.fingerprint import fingerprint_parts
 
@@ -137,7 +138,8 @@ class KernelState:
         with self.lock:
             self.records[record.name] = record
             if record.state not in ("failed", "not run") and record.task_run_id is not None:
-                for name in (*record.analysis.outputs, *record.outputs):
+                written = [display_path(path) for path in record.written]
+                for name in (*record.analysis.outputs, *record.outputs, *written):
                     self.producers[name] = (record.task_run_id, flow_run_id)
 
     def last_run(self, identity: str, name: str) -> LastRun | None:

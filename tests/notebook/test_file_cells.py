@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from kernels import LOAD, badge, displays, execute, notebook_of, run_cells, stream
+from kernels import LOAD, badge, displays, execute, notebook_of, query, run_cells, stream
 
 MAKE_CSV = """%%task make_csv
 import os
@@ -89,6 +89,14 @@ def test_status_calls_the_reader_of_a_rewritten_file_stale_and_shows_the_file_ed
     assert rows["plot"].endswith("upstream 'load' is stale")
     assert "files: make_csv → load (data/sales.csv)" in before
     assert "stale" not in after
+
+
+def test_the_run_store_links_the_writer_of_a_file_to_its_reader(upstream_rewrite):
+    edges = query(upstream_rewrite["work"] / "home",
+                  "SELECT u.task_name, d.task_name, e.input_name FROM task_run_edges e "
+                  "JOIN task_runs u ON u.id = e.upstream_task_run_id "
+                  "JOIN task_runs d ON d.id = e.downstream_task_run_id")
+    assert edges.count(("make_csv", "load", "data/sales.csv")) == 2
 
 
 @pytest.fixture(scope="module")

@@ -278,6 +278,7 @@ class CellRun:
         if result is not None:
             record.files, record.read, record.written = result.files, result.read, \
                 result.written
+            record.skipped = result.skipped
         self.kernel.save_record(record, task_run.flow_run_id)
 
     def _announce(self) -> None:

@@ -54,6 +54,7 @@ class CellRecord:
     files: dict[str, str] = field(default_factory=dict)  # files it opened -> fingerprint
     read: tuple[str, ...] = ()
     written: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()  # files its code names that it only appended to
     identity: str = ""  # as the last-run index knows it (CellSpec.identity)
     magic_line: str = ""  # the code this kernel ran: its %%task line and body
     body: str = ""

@@ -20,6 +20,7 @@ from orchestrate_nb.notebook.cell_files import changed_files
 from orchestrate_nb.notebook.cell_run import UNHASHABLE
 from orchestrate_nb.notebook.cells import TaskCell
 from orchestrate_nb.notebook.explain import format_seconds, name_list
+from orchestrate_nb.notebook.file_state import declared_files, display_path
 from orchestrate_nb.notebook.fingerprints import current_fingerprint
 from orchestrate_nb.notebook.state import CellRecord, KernelState
 from orchestrate_nb.notebook.svg import STATE_COLOURS
@@ -63,12 +64,22 @@ def _own_status(kernel: KernelState, cell: TaskCell) -> CellStatus:
         return CellStatus(cell.name, "stale", "code changed", record.duration)
     if record.state not in FRESH:
         return CellStatus(cell.name, record.state, record.why, record.duration)
-    changed = changed_inputs(kernel, record) + changed_files(record.files)
+    changed = changed_inputs(kernel, record) + changed_files(record.files) + \
+        _new_declared_files(cell, record)
     if changed:
         return CellStatus(cell.name, "stale", f"{name_list(changed)} changed", record.duration)
     remote = remote_source(cell)
     why = f"{record.why}; {REMOTE_NOTE.format(remote)}" if remote else record.why
     return CellStatus(cell.name, record.state, why, record.duration)
+
+
+def _new_declared_files(cell: TaskCell, record: CellRecord) -> list[str]:
+    """Files its ``--files`` patterns and path literals name now that its last run did not
+    see (a new part in a dataset folder)."""
+    patterns = cell.options.files if cell.options is not None else ()
+    known = {*record.files, *record.skipped}
+    return [display_path(path) for path in declared_files(patterns, cell.analysis.path_literals)
+            if path not in known]
 
 
 def remote_source(cell: TaskCell) -> str | None:

@@ -184,11 +184,13 @@ total"""
     with pytest.MonkeyPatch.context() as env:
         env.setenv("ORCHESTRATE_NB_HOME", str(tmp_path / "home"))
         outputs = run_cells([LOAD, write.format(regions=["north", "south"], amounts=[1, 2]),
-                             read, read, write.format(regions=["west"], amounts=[40]), read],
-                            tmp_path, allow_errors=False)
+                             read, read, write.format(regions=["west"], amounts=[40]),
+                             "%flow status", read], tmp_path, allow_errors=False)
     assert badge(outputs[3]).startswith("⟳ cached")
-    assert badge(outputs[5]).startswith("▶ re-ran: data/parts/region=west/")
-    assert outputs[5][-1].data["text/plain"] == "43"
+    status = displays(outputs[5])[0]["text/plain"].splitlines()[1]
+    assert status.startswith("load_parts  stale") and "data/parts/region=west/" in status
+    assert badge(outputs[6]).startswith("▶ re-ran: data/parts/region=west/")
+    assert outputs[6][-1].data["text/plain"] == "43"
 
 
 def test_a_file_written_by_a_cell_and_changed_by_a_person_makes_the_cell_run_again(

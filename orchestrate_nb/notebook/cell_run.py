@@ -222,7 +222,7 @@ class CellRun:
         if not cached and not self.unhashable and self.spec.options.cache:
             self.kernel.remember_last_run(self.spec.identity, LastRun(
                 self.spec.analysis.code_hash, inputs, result.files, result.read,
-                result.written))
+                result.written), self.spec.notebook)
         self._announce()
 
     def failed(self, task: Any, task_run: Any, state: State) -> None:
@@ -248,7 +248,7 @@ class CellRun:
             return "re-ran: --refresh"
         if self.unhashable:
             return "ran"
-        previous = self.kernel.last_run(self.spec.identity, self.spec.name)
+        previous = self.kernel.last_run(self.spec.identity, self.spec.name, self.spec.notebook)
         why = explain.why_it_ran(previous, self.spec.analysis.code_hash, self._inputs or {},
                                  self.files.before)
         record = self.kernel.records.get(self.spec.name)

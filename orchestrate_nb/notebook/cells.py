@@ -29,7 +29,7 @@ from orchestrate_nb.notebook.file_state import display_path
 from orchestrate_nb.notebook.notebook_file import TASK_MAGIC, SavedCell, read_cells
 from orchestrate_nb.notebook.options import CellOptions, parse_task_line
 from orchestrate_nb.notebook.spec import with_overrides
-from orchestrate_nb.notebook.state import CellRecord, KernelState, LastRun
+from orchestrate_nb.notebook.state import CellRecord, KernelState, LastRun, notebook_identity_of
 
 UNSAVED_NOTE = "the saved notebook differs from what this kernel ran ({}): save with Ctrl+S"
 
@@ -128,7 +128,7 @@ def _as_run_here(kernel: KernelState, cell: TaskCell, path: Path) -> TaskCell:
         cell = replace(_task_cell(cell.saved, record.body, options),
                        ran_code=(record.magic_line, record.body))
     cell = replace(cell, mutated=_mutated(kernel, cell.name, cell.analysis))
-    return _with_files(cell, _last_run_of(kernel, cell))
+    return _with_files(cell, _last_run_of(kernel, cell, notebook_identity_of(path)))
 
 
 def _record_of(kernel: KernelState, cell: TaskCell) -> CellRecord | None:
@@ -155,13 +155,13 @@ def _ran_after_saving(record: CellRecord, path: Path) -> bool:
     return record.finished >= saved
 
 
-def _last_run_of(kernel: KernelState, cell: TaskCell) -> LastRun | None:
+def _last_run_of(kernel: KernelState, cell: TaskCell, notebook: str) -> LastRun | None:
     """How the cell last ran with this code: in this kernel, or as the index says."""
     options = cell.options or CellOptions()
     cell_id = cell.saved.cell_id if cell.saved is not None else None
     identity = options.name or (f"cell-id:{cell_id}" if cell_id else cell.name)
     try:
-        last = kernel.last_run(identity, cell.name)
+        last = kernel.last_run(identity, cell.name, notebook)
     except Exception:  # noqa: BLE001 - an unreadable index only loses file edges
         return None
     return last if last is not None and last.code_hash == cell.analysis.code_hash else None

@@ -34,7 +34,7 @@ from orchestrate_nb.notebook.cells import TaskCell, edges_of, task_cells_of, uns
 from orchestrate_nb.notebook.notebook_file import SavedCell, read_cells, require_notebook
 from orchestrate_nb.notebook.options import FlowRunOptions, parse_flow_run_line
 from orchestrate_nb.notebook.spec import build_spec
-from orchestrate_nb.notebook.state import KernelState
+from orchestrate_nb.notebook.state import KernelState, notebook_identity_of
 from orchestrate_nb.notebook.tracebacks import raise_as_user_error, register_source
 from orchestrate_nb.runtime.context import flow_run_ctx
 from orchestrate_nb.runtime.driver import drive_sync
@@ -103,7 +103,7 @@ def make_plan(kernel: KernelState, path: Path) -> RunPlan:
         try:
             specs[cell.name] = build_spec(kernel.shell, kernel.config, cell.options, body,
                                           magic_line, filename, cell.saved.cell_id,
-                                          kernel.notebook_identity())
+                                          notebook_identity_of(path))
         except SyntaxError as exc:
             raise UsageError(f"task cell {cell.name!r} has a syntax error at line "
                              f"{exc.lineno}: {exc.msg}") from None

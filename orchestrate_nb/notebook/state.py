@@ -78,7 +78,7 @@ class KernelState:
         self.lock = threading.RLock()
         self._session: Any = None
         self._notebook: Path | None = None  # the notebook file, once found or given
-        self._indexed: dict[str, LastRun] = {}  # what this kernel wrote to the index
+        self._indexed: dict[str, LastRun] = {}  # what this kernel wrote to the index, by key
         self._identity: str | None = None  # the notebook's resolved path, once found
 
     def notebook_path(self, explicit: str | None = None) -> Path | None:
@@ -101,7 +101,7 @@ class KernelState:
             except Exception:  # noqa: BLE001 - no notebook: cells are known by name only
                 path = None
             if path is not None:
-                self._identity = str(path.resolve())
+                self._identity = notebook_identity_of(path)
         return self._identity
 
     def flow_names(self) -> list[str]:
@@ -143,14 +143,15 @@ class KernelState:
                 for name in (*record.analysis.outputs, *record.outputs, *written):
                     self.producers[name] = (record.task_run_id, flow_run_id)
 
-    def last_run(self, identity: str, name: str) -> LastRun | None:
-        """How the cell last ran: in this kernel, or else as the store's index says."""
+    def last_run(self, identity: str, name: str, notebook: str | None) -> LastRun | None:
+        """How the cell last ran: in this kernel, or else as the store's index of the
+        ``notebook`` (its identity) says."""
         record = self.records.get(name)
         if record is not None and record.inputs is not None and record.state != "never run":
             return record.last_run
         from orchestrate_nb.results.store import default_store
 
-        hit, value = default_store().read(self._index_key(identity))
+        hit, value = default_store().read(_index_key(identity, notebook))
         if not hit or not isinstance(value, dict):
             return None
         inputs, files = value.get("inputs"), value.get("files")
@@ -158,17 +159,18 @@ class KernelState:
                        files if isinstance(files, dict) else {},
                        tuple(value.get("read") or ()), tuple(value.get("written") or ()))
 
-    def remember_last_run(self, identity: str, run: LastRun) -> None:
+    def remember_last_run(self, identity: str, run: LastRun, notebook: str | None) -> None:
         """Write the cell's last run to the store's index (best effort; a file write, so
         skipped when this kernel wrote the same already)."""
         from orchestrate_nb.results.serializers import get_serializer
         from orchestrate_nb.results.store import default_store
 
-        if self._indexed.get(identity) == run:
+        key = _index_key(identity, notebook)
+        if self._indexed.get(key) == run:
             return
-        self._indexed[identity] = run
+        self._indexed[key] = run
         try:
-            default_store().write(self._index_key(identity),
+            default_store().write(key,
                                   {"code": run.code_hash, "inputs": dict(run.inputs),
                                    "files": dict(run.files), "read": list(run.read),
                                    "written": list(run.written)},
@@ -176,7 +178,12 @@ class KernelState:
         except Exception:  # noqa: BLE001 - only explanations after a restart depend on it
             return
 
-    def _index_key(self, identity: str) -> str:
-        notebook = self.notebook_identity()
-        parts = ("cell", identity) if notebook is None else ("cell", notebook, identity)
-        return INDEX_PREFIX + fingerprint_parts(*parts)
+
+def _index_key(identity: str, notebook: str | None) -> str:
+    parts = ("cell", identity) if notebook is None else ("cell", notebook, identity)
+    return INDEX_PREFIX + fingerprint_parts(*parts)
+
+
+def notebook_identity_of(path: Path) -> str:
+    """A notebook's identity: the resolved absolute path of its file."""
+    return str(path.resolve())

@@ -107,3 +107,16 @@ def test_a_deployment_run_of_a_notebook_is_the_same_notebook_as_the_interactive_
     monkeypatch.setenv("JPY_SESSION_NAME", str(path))
     executed = execute(nbformat.read(str(path), as_version=4), tmp_path, allow_errors=False)
     assert badge(executed.cells[2].outputs).startswith("⟳ cached")
+
+
+def test_flow_run_of_another_notebook_uses_that_notebook_s_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("ORCHESTRATE_NB_HOME", str(tmp_path / "home"))
+    other, main = tmp_path / "other.ipynb", tmp_path / "main.ipynb"
+    nbformat.write(notebook_of([LOAD, "%%task total\nresult = 2 + 2"]), str(other))
+    nbformat.write(notebook_of([LOAD, "%flow run --notebook other.ipynb"]), str(main))
+    monkeypatch.setenv("JPY_SESSION_NAME", str(other))
+    execute(nbformat.read(str(other), as_version=4), tmp_path, allow_errors=False)
+    monkeypatch.setenv("JPY_SESSION_NAME", str(main))
+    executed = execute(nbformat.read(str(main), as_version=4), tmp_path, allow_errors=False)
+    assert stream(executed.cells[1].outputs).startswith("total: ⟳ cached")

@@ -18,6 +18,7 @@ from orchestrate_nb.notebook.file_state import (
     fingerprints,
     manifest_key,
     read_manifest,
+    rehashed,
     result_key,
     write_manifest,
 )
@@ -39,9 +40,11 @@ class SeenFiles:
 class CellFiles:
     """Files as inputs and outputs of one run of a cell."""
 
-    def __init__(self, patterns: tuple[str, ...], literals: tuple[str, ...]) -> None:
+    def __init__(self, patterns: tuple[str, ...], literals: tuple[str, ...],
+                 task_key: str | None = None) -> None:
         self.patterns = patterns
         self.literals = literals
+        self.task_key = task_key
         self.base_key: str | None = None
         self.before: dict[str, str] = {}  # fingerprints when the run started
         self._had_manifest = False
@@ -50,10 +53,17 @@ class CellFiles:
         """The result's key: the base key plus the files the last run with it opened (and
         the declared ones), as they are now."""
         self.base_key = base_key
-        recorded, skipped = read_manifest(default_store(), base_key)
+        store = default_store()
+        recorded, skipped = read_manifest(store, base_key)
         self._had_manifest = bool(recorded or skipped)
         declared = declared_files(self.patterns, self.literals)
         self.before = fingerprints([*recorded, *(p for p in declared if p not in skipped)])
+        if rehashed(recorded):  # touched, same content: record the new mtimes
+            try:
+                write_manifest(store, base_key, {p: self.before[p] for p in recorded},
+                               skipped, self.task_key)
+            except Exception:  # noqa: BLE001, S110 - only saves hashing it again next time
+                pass
         return result_key(base_key, self.before)
 
     @contextmanager

@@ -100,7 +100,8 @@ class CellRun:
         self.badge: str | None = None
         self._inputs: dict[str, str] | None = None
         self._after: dict[str, str] = {}  # fingerprints of inputs after the run
-        self.files = CellFiles(spec.options.files, spec.analysis.path_literals)
+        self.files = CellFiles(spec.options.files, spec.analysis.path_literals,
+                               task_key_of(spec.name, spec.notebook))
 
     # -- inputs and key --------------------------------------------------------------
     def input_names(self) -> list[str]:

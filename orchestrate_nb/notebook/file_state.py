@@ -139,18 +139,29 @@ def manifest_key(base_key: str) -> str:
     return MANIFEST_PREFIX + base_key
 
 
-def read_manifest(store: Any, base_key: str) -> tuple[list[str], list[str]]:
-    """The files the cell's last run with this base key opened, and the declared ones it
-    only appended to (their recorded size and mtime let this process skip hashing them
-    again)."""
+def read_manifest(store: Any, base_key: str) -> tuple[dict[str, Any], list[str]]:
+    """The files the cell's last run with this base key opened (-> [size, mtime_ns, hash]),
+    and the declared ones it only appended to. The recorded sizes and mtimes let this
+    process skip hashing unchanged files again."""
     hit, value = store.read(manifest_key(base_key))
     if not hit or not isinstance(value, dict) or not isinstance(value.get("files"), dict):
-        return [], []
+        return {}, []
     with _lock:
         for path, known in value["files"].items():
             if path not in _known and isinstance(known, list) and len(known) == 3:
                 _known[path] = (int(known[0]), int(known[1]), str(known[2]))
-    return list(value["files"]), list(value.get("skipped") or ())
+    return value["files"], list(value.get("skipped") or ())
+
+
+def rehashed(recorded: Mapping[str, Any]) -> bool:
+    """Whether a file of a manifest was hashed again with the same content (touched): its
+    manifest is then worth rewriting, so the next kernel needs only a stat again."""
+    for path, known in recorded.items():
+        now = _known.get(path)
+        if now is not None and isinstance(known, list) and len(known) == 3 \
+                and now[2] == known[2] and [now[0], now[1]] != known[:2]:
+            return True
+    return False
 
 
 def write_manifest(store: Any, base_key: str, files: Mapping[str, str],

@@ -54,6 +54,7 @@ PREFECT_VENV ?= benchmarks/.venv-prefect
 bench: install
 	$(PY) benchmarks/bench_core.py --json benchmarks/results/core.json $(BENCH_ARGS)
 	$(PY) benchmarks/bench_cache.py
+	$(PY) benchmarks/bench_cells.py $(BENCH_ARGS)
 	$(PY) benchmarks/bench_runners.py
 	$(PY) benchmarks/bench_widget.py --json benchmarks/results/widget.json
 	$(PY) benchmarks/bench_scheduler.py

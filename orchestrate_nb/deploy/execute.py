@@ -142,6 +142,9 @@ def _run_notebook(database: Database, run_id: str, notebook: Path,
 
     output = executed_notebook_path(run_id)
     output.parent.mkdir(parents=True, exist_ok=True)
+    # the kernel's notebook, as JupyterLab would say: its task cells are this notebook's
+    # (cache and run index per notebook), whether run here or interactively
+    os.environ["JPY_SESSION_NAME"] = str(notebook.resolve())
     with database.write() as conn:
         conn.execute(update(FlowRun).where(FlowRun.id == run_id)
                      .values(executed_notebook=str(output)))

@@ -12,6 +12,9 @@ IPython import it themselves. The flow through a ``%%task`` cell::
     cell_run        one execution as an engine Task: key, function, hooks
     cell_result     what a cache entry holds; the result storage that never fails a cell
     fingerprints    input fingerprints, the kernel's known values, the cache key
+    cell_files      files as a cell's inputs and outputs: the key part, the result storage
+      file_access   what a cell opens (the interpreter's audit hook), per thread
+      file_state    file fingerprints (stat, then xxh3), declared files, the manifest
     capture         output recorded while shown live, replayed on a hit
     explain         why a cell ran, and the badge
     state           what the kernel remembers: records, known values, the session

@@ -16,9 +16,10 @@ import functools
 import hashlib
 import io
 import keyword
+import re
 import tokenize
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from orchestrate_nb.errors import OrchestrateError
 from orchestrate_nb.notebook._walker import BUILTINS, CellWalker
@@ -38,6 +39,11 @@ __all__ = [
 ]
 
 Transform = Callable[[str], str]
+# "data/sales.csv", "./out", "parts/*.parquet", "sales.csv": a slash, or a name with an
+# extension; no line breaks, no surrounding blanks
+_PATH_LIKE = re.compile(r"(?=[^\n]{1,1024}$)"
+                        r"(?:\S[^\n]*/[^\n]*|[\w.-]+\.[A-Za-z]\w{0,9})(?<!\s)")
+_REMOTE = re.compile(r"[A-Za-z][\w+.-]*://\S+")
 
 
 class CellSyntaxError(OrchestrateError):
@@ -72,6 +78,11 @@ class CellAnalysis:
     # Builtin names the cell reads without binding them: inputs only if the user namespace
     # shadows them (``list = [...]`` in an earlier cell), which only the magic can see.
     builtins_read: tuple[str, ...] = ()
+    # String literals that look like file paths (``"data/sales.csv"``, ``"parts/*.parquet"``):
+    # files a C library may read where Python's ``open`` does not see it.
+    path_literals: tuple[str, ...] = ()
+    # URLs and database addresses: inputs no file fingerprint can follow.
+    remote_literals: tuple[str, ...] = ()
 
 
 @functools.lru_cache(maxsize=1024)
@@ -86,7 +97,9 @@ def analyse_cell(source: str, transform: Transform | None = None) -> CellAnalysi
     for statement in tree.body:
         walker.visit(statement)
     normalised = ast.dump(tree)
-    return _analysis_of(walker, normalised, _ends_with_expression(tree, code))
+    analysis = _analysis_of(walker, normalised, _ends_with_expression(tree, code))
+    paths, remote = _literals(tree)
+    return replace(analysis, path_literals=paths, remote_literals=remote)
 
 
 def _analysis_of(walker: CellWalker, normalised: str, last_expression: bool) -> CellAnalysis:
@@ -106,6 +119,20 @@ def _analysis_of(walker: CellWalker, normalised: str, last_expression: bool) -> 
         escaped=tuple(n for n in walker.escaped if n in inputs),
         changed=tuple(n for n in walker.changed if n in inputs),
     )
+
+
+def _literals(tree: ast.Module) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Path-like and URL-like string constants of the code, in order, without repeats."""
+    paths: dict[str, None] = {}
+    remote: dict[str, None] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+            if _REMOTE.match(text) and not text.startswith("file://"):
+                remote[text] = None
+            elif _PATH_LIKE.fullmatch(text) and "//" not in text:
+                paths[text] = None
+    return tuple(paths), tuple(remote)
 
 
 def parse_override(names: str) -> tuple[str, ...]:

@@ -30,12 +30,22 @@ class CellResult:
     value: Any = None
     deleted: tuple[str, ...] = ()
     mutated: tuple[str, ...] = ()  # inputs the cell changed in place (also in outputs)
+    # files it opened (absolute paths; listings end with "/") -> content fingerprint at its
+    # end; which of them it read, which it wrote
+    files: dict[str, str] = field(default_factory=dict)
+    read: tuple[str, ...] = ()
+    written: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()  # files named in its code that it only appended to
     not_cached: str | None = field(default=None, compare=False)  # why it was not stored
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["not_cached"] = None
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(files={}, read=(), written=(), skipped=())  # entries from before files
+        self.__dict__.update(state)
 
 
 class CellResultStore(ResultStore):
@@ -53,9 +63,13 @@ class CellResultStore(ResultStore):
         if not isinstance(value, CellResult) or value.not_cached:
             return
         try:
-            default_store().write(key, value, serializer, expires_in, task_key)
+            self._write(key, value, serializer, expires_in, task_key)
         except Exception as exc:  # noqa: BLE001 - the cell ran fine; only caching failed
             value.not_cached = why_not_stored(value, exc)
+
+    def _write(self, key: str, value: Any, serializer: Serializer,
+               expires_in: float | None, task_key: str | None) -> None:
+        default_store().write(key, value, serializer, expires_in, task_key)
 
     def delete(self, key: str) -> bool:
         return default_store().delete(key)

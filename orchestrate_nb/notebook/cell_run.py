@@ -2,10 +2,11 @@
 
 :meth:`CellRun.task` builds the engine's ``Task``: its function executes the cell in the
 user namespace, its ``cache_key_fn`` is the cell's key (normalised code + the fingerprints
-of its inputs, computed when the run starts, after upstream cells finished), its result
-storage is :data:`CELL_STORE`. So a hit is the engine's ``Cached`` state, recorded in the
-run store with its key. The completion and failure hooks put a cached result back into the
-namespace and update what the kernel remembers (see ``state.py``).
+of its inputs, computed when the run starts, after upstream cells finished, then the
+files its last run opened as they are now: see ``cell_files``), its result storage files
+the result under the files the run opened. So a hit is the engine's ``Cached`` state,
+recorded in the run store with its key. The completion and failure hooks put a cached
+result back into the namespace and update what the kernel remembers (see ``state.py``).
 
 Mutations: after a run, the inputs the cell may have mutated (``CellAnalysis.mutated``
 and ``escaped``: method calls, item or attribute assignment, passed to a call, aliased,
@@ -30,7 +31,8 @@ from orchestrate_nb.core.tasks import Task
 from orchestrate_nb.notebook import explain
 from orchestrate_nb.notebook.analysis import CellAnalysis
 from orchestrate_nb.notebook.capture import recording, show_pending_figures
-from orchestrate_nb.notebook.cell_result import CELL_STORE, CellResult
+from orchestrate_nb.notebook.cell_files import CellFiles
+from orchestrate_nb.notebook.cell_result import CellResult
 from orchestrate_nb.notebook.compiled import CompiledCell
 from orchestrate_nb.notebook.fingerprints import (
     cache_key,
@@ -42,7 +44,7 @@ from orchestrate_nb.notebook.fingerprints import (
 )
 from orchestrate_nb.notebook.state import CellRecord, KernelState, LastRun
 from orchestrate_nb.notebook.tracebacks import CELL_TASK_MARK
-from orchestrate_nb.results.fingerprint import FingerprintError
+from orchestrate_nb.results.fingerprint import FingerprintError, fingerprint_parts
 from orchestrate_nb.runtime.context import task_run_ctx
 from orchestrate_nb.runtime.reporting import get_reporter
 
@@ -63,6 +65,7 @@ class RunOptions:
     cache: bool = True
     refresh: bool = False
     cache_expiration: float | None = None
+    files: tuple[str, ...] = ()  # --files patterns
 
 
 @dataclass(frozen=True)
@@ -73,10 +76,16 @@ class CellSpec:
     inputs_given: bool  # --inputs: use exactly those names
     compiled: CompiledCell
     options: RunOptions
+    notebook: str | None = None  # the notebook's identity (see KernelState)
+    magic_line: str = ""
+    body: str = ""
 
 
-def task_key_of(name: str) -> str:
-    return TASK_KEY_PREFIX + name
+def task_key_of(name: str, notebook: str | None = None) -> str:
+    """The task key of a cell: per notebook (the same name in two notebooks is two tasks)."""
+    if notebook is None:
+        return TASK_KEY_PREFIX + name
+    return f"{TASK_KEY_PREFIX}{fingerprint_parts('notebook', notebook)[:12]}.{name}"
 
 
 class CellRun:
@@ -91,6 +100,8 @@ class CellRun:
         self.badge: str | None = None
         self._inputs: dict[str, str] | None = None
         self._after: dict[str, str] = {}  # fingerprints of inputs after the run
+        self.files = CellFiles(spec.options.files, spec.analysis.path_literals,
+                               task_key_of(spec.name, spec.notebook))
 
     # -- inputs and key --------------------------------------------------------------
     def input_names(self) -> list[str]:
@@ -122,8 +133,11 @@ class CellRun:
         inputs = self.input_fingerprints()
         if self.unhashable:
             return None
-        analysis = self.spec.analysis
-        return cache_key(analysis.code_hash, analysis.outputs, inputs)
+        spec = self.spec
+        extra: tuple[str, ...] = (f"notebook={spec.notebook}",) if spec.notebook else ()
+        extra += tuple(f"files={pattern}" for pattern in spec.options.files)
+        return self.files.key(cache_key(spec.analysis.code_hash, spec.analysis.outputs,
+                                        inputs, extra))
 
     # -- the task ----------------------------------------------------------------------
     def task(self) -> Task[Any, Any]:
@@ -136,9 +150,9 @@ class CellRun:
             persist_result=caching, refresh_cache=options.refresh or None,
             cache_expiration=(dt.timedelta(seconds=options.cache_expiration)
                               if options.cache_expiration else None),
-            result_storage=CELL_STORE if caching else None,
+            result_storage=self.files.storage() if caching else None,
             on_completion=[self.completed], on_failure=[self.failed])
-        task.task_key = task_key_of(self.spec.name)
+        task.task_key = task_key_of(self.spec.name, self.spec.notebook)
         setattr(task, CELL_TASK_MARK, True)
         return task
 
@@ -146,7 +160,7 @@ class CellRun:
         """The task's function: run the cell in the user namespace, recording its output.
         (``%flow run`` passes upstream futures as keyword arguments: only for edges.)"""
         before = self.input_fingerprints()
-        with recording() as record:
+        with recording() as record, self.files.recording() as access:
             started = time.perf_counter()
             try:
                 has_value, value = self.spec.compiled.run(self.kernel.namespace)
@@ -154,7 +168,12 @@ class CellRun:
             finally:
                 keep_printed_output(record.events)
             duration = time.perf_counter() - started
-        return self._result(record.events, has_value, value, duration, before)
+        result = self._result(record.events, has_value, value, duration, before)
+        seen = self.files.seen(access)
+        result.files, result.read, result.written = seen.files, seen.read, seen.written
+        result.skipped = seen.skipped
+        result.not_cached = result.not_cached or seen.problem
+        return result
 
     def _result(self, events: list[Any], has_value: bool, value: Any, duration: float,
                 before: dict[str, str]) -> CellResult:
@@ -200,10 +219,11 @@ class CellRun:
         after = {**inputs, **self._after,
                  **{n: fp for n, fp in result.fingerprints.items() if n in inputs}}
         kind = "cached" if cached else "not cached" if not_cached else "completed"
-        self._save(task_run, kind, result.duration, why, result.fingerprints, after)
+        self._save(task_run, kind, result.duration, why, result.fingerprints, after, result)
         if not cached and not self.unhashable and self.spec.options.cache:
-            self.kernel.remember_last_run(
-                self.spec.identity, LastRun(self.spec.analysis.code_hash, inputs))
+            self.kernel.remember_last_run(self.spec.identity, LastRun(
+                self.spec.analysis.code_hash, inputs, result.files, result.read,
+                result.written), self.spec.notebook)
         self._announce()
 
     def failed(self, task: Any, task_run: Any, state: State) -> None:
@@ -229,8 +249,9 @@ class CellRun:
             return "re-ran: --refresh"
         if self.unhashable:
             return "ran"
-        previous = self.kernel.last_run(self.spec.identity, self.spec.name)
-        why = explain.why_it_ran(previous, self.spec.analysis.code_hash, self._inputs or {})
+        previous = self.kernel.last_run(self.spec.identity, self.spec.name, self.spec.notebook)
+        why = explain.why_it_ran(previous, self.spec.analysis.code_hash, self._inputs or {},
+                                 self.files.before)
         record = self.kernel.records.get(self.spec.name)
         if why == explain.NO_ENTRY and record is not None and record.state == "not cached":
             return "ran"  # its result could not be stored last time either
@@ -246,12 +267,19 @@ class CellRun:
                 known.remember(name, namespace[name], digest)
 
     def _save(self, task_run: Any, state: str, duration: float | None, why: str,
-              outputs: dict[str, str], inputs_after: dict[str, str]) -> None:
+              outputs: dict[str, str], inputs_after: dict[str, str],
+              result: CellResult | None = None) -> None:
         self.task_run_id = task_run.id
         spec = self.spec
         record = CellRecord(spec.name, spec.analysis, spec.analysis.code_hash,
                             dict(self._inputs or {}), outputs, state, duration, why,
-                            dt.datetime.now(dt.timezone.utc), task_run.id, inputs_after)
+                            dt.datetime.now(dt.timezone.utc), task_run.id, inputs_after,
+                            identity=spec.identity, magic_line=spec.magic_line,
+                            body=spec.body)
+        if result is not None:
+            record.files, record.read, record.written = result.files, result.read, \
+                result.written
+            record.skipped = result.skipped
         self.kernel.save_record(record, task_run.flow_run_id)
 
     def _announce(self) -> None:

@@ -21,14 +21,22 @@ _STYLE = "font-size:85%;color:#5f6b7a;font-family:var(--jp-ui-font-family,sans-s
 _NOT_CACHED_STYLE = "color:#9a6700"
 
 
-def why_it_ran(previous: LastRun | None, code_hash: str, inputs: Mapping[str, str]) -> str:
-    """``ran: first run``, ``re-ran: code changed``, ``re-ran: n changed``..."""
+def why_it_ran(previous: LastRun | None, code_hash: str, inputs: Mapping[str, str],
+               files: Mapping[str, str] | None = None) -> str:
+    """``ran: first run``, ``re-ran: code changed``, ``re-ran: n changed``,
+    ``re-ran: data/sales.csv changed``... (``files``: the fingerprints of the files the
+    last run opened, as they were when this run started)."""
+    from orchestrate_nb.notebook.cell_files import changed_files, new_files
+
     if previous is None:
         return "ran: first run"
     if previous.code_hash != code_hash:
         return "re-ran: code changed"
     changed = [n for n, fp in inputs.items() if previous.inputs.get(n) != fp]
     changed += [n for n in previous.inputs if n not in inputs]
+    changed += changed_files(previous.files, files or {})
+    if not changed:  # nothing else explains it: a file that appeared in a folder it reads
+        changed = new_files(previous.files, files or {})
     if changed:
         return f"re-ran: {name_list(changed)} changed"
     return REFRESHED if refresh_every_cache() else NO_ENTRY

@@ -158,9 +158,12 @@ def _function_of(member: Any) -> types.FunctionType | None:
     return member if isinstance(member, types.FunctionType) else None
 
 
-def cache_key(code_hash: str, outputs: Iterable[str], inputs: Mapping[str, str]) -> str:
-    """The cache key of a cell: its normalised code, what it defines, and its inputs."""
-    parts = [code_hash, ",".join(outputs), *(f"{n}={fp}" for n, fp in sorted(inputs.items()))]
+def cache_key(code_hash: str, outputs: Iterable[str], inputs: Mapping[str, str],
+              extra: Iterable[str] = ()) -> str:
+    """The cache key of a cell: its normalised code, what it defines, and its inputs (and
+    ``extra``: its notebook, its ``--files`` patterns)."""
+    parts = [code_hash, ",".join(outputs), *(f"{n}={fp}" for n, fp in sorted(inputs.items())),
+             *extra]
     return KEY_PREFIX + fingerprint_parts(*parts)
 
 

@@ -11,7 +11,7 @@ from IPython.core.error import UsageError
 from orchestrate_nb.notebook.analysis import Edge
 from orchestrate_nb.notebook.cell_result import CELL_STORE
 from orchestrate_nb.notebook.cell_run import task_key_of
-from orchestrate_nb.notebook.cells import TaskCell, edges_of, task_cells_of
+from orchestrate_nb.notebook.cells import TaskCell, edges_of, task_cells_of, unsaved_note
 from orchestrate_nb.notebook.explain import format_seconds
 from orchestrate_nb.notebook.options import parse_count
 from orchestrate_nb.notebook.state import KernelState
@@ -63,14 +63,23 @@ def _notebook_option(rest: str, command: str) -> str | None:
 
 
 def _status(kernel: KernelState, rest: str) -> None:
-    cells, _ = task_cells_of(kernel, _notebook_option(rest, "status"))
-    found = statuses(kernel, cells, edges_of(cells))
-    show(kernel.shell, status_bundle([found[cell.name] for cell in cells]))
+    cells = _cells(kernel, rest, "status")
+    edges = edges_of(cells)
+    found = statuses(kernel, cells, edges)
+    show(kernel.shell, status_bundle([found[cell.name] for cell in cells], edges))
 
 
 def _graph(kernel: KernelState, rest: str) -> None:
-    cells, _ = task_cells_of(kernel, _notebook_option(rest, "graph"))
+    cells = _cells(kernel, rest, "graph")
     show_graph(kernel, cells, edges_of(cells))
+
+
+def _cells(kernel: KernelState, rest: str, command: str) -> list[TaskCell]:
+    cells, _ = task_cells_of(kernel, _notebook_option(rest, command))
+    note = unsaved_note(cells)
+    if note:
+        print(note)
+    return cells
 
 
 def show_graph(kernel: KernelState, cells: Sequence[TaskCell], edges: Sequence[Edge]) -> None:
@@ -116,7 +125,8 @@ def _clear_cache(kernel: KernelState, rest: str) -> None:
     if not names:
         cells, _ = task_cells_of(kernel)
         names = list(dict.fromkeys([c.name for c in cells] + list(kernel.records)))
-    removed = sum(CELL_STORE.clear(task_key_of(name)) for name in names)
+    notebook = kernel.notebook_identity()
+    removed = sum(CELL_STORE.clear(task_key_of(name, notebook)) for name in names)
     target = repr(names[0]) if len(names) == 1 else f"{len(names)} task cells"
     print(f"removed {removed} cached result{'s' if removed != 1 else ''} of {target}")
 

@@ -30,11 +30,11 @@ from orchestrate_nb.core.flows import Flow
 from orchestrate_nb.core.states import State
 from orchestrate_nb.notebook.analysis import Edge, analyse_cell, dependency_order
 from orchestrate_nb.notebook.cell_run import CellRun, CellSpec
-from orchestrate_nb.notebook.cells import TaskCell, edges_of, saved_task_cell
+from orchestrate_nb.notebook.cells import TaskCell, edges_of, task_cells_of, unsaved_note
 from orchestrate_nb.notebook.notebook_file import SavedCell, read_cells, require_notebook
 from orchestrate_nb.notebook.options import FlowRunOptions, parse_flow_run_line
 from orchestrate_nb.notebook.spec import build_spec
-from orchestrate_nb.notebook.state import KernelState
+from orchestrate_nb.notebook.state import KernelState, notebook_identity_of
 from orchestrate_nb.notebook.tracebacks import raise_as_user_error, register_source
 from orchestrate_nb.runtime.context import flow_run_ctx
 from orchestrate_nb.runtime.driver import drive_sync
@@ -90,16 +90,20 @@ def flow_run(kernel: KernelState, line: str) -> RunPlan | None:
 
 def make_plan(kernel: KernelState, path: Path) -> RunPlan:
     saved = read_cells(path)
-    cells = [saved_task_cell(cell) for cell in saved if cell.is_task]
+    cells, _ = task_cells_of(kernel, str(path), strict=True)
     order = dependency_order([(cell.name, cell.as_producer) for cell in cells])
+    note = unsaved_note(cells)
+    if note:
+        print(note)
     specs = {}
     for cell in cells:
         assert cell.saved is not None and cell.options is not None
-        magic_line, body, _ = cell.saved.task_parts()
+        magic_line, body, _ = cell.code()
         filename = f"<{path.name}, cell {cell.saved.index + 1}>"
         try:
             specs[cell.name] = build_spec(kernel.shell, kernel.config, cell.options, body,
-                                          magic_line, filename, cell.saved.cell_id)
+                                          magic_line, filename, cell.saved.cell_id,
+                                          notebook_identity_of(path))
         except SyntaxError as exc:
             raise UsageError(f"task cell {cell.name!r} has a syntax error at line "
                              f"{exc.lineno}: {exc.msg}") from None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from IPython.core.error import UsageError
+
 from orchestrate_nb.core.events import DependencyEdge
 from orchestrate_nb.core.states import State
 from orchestrate_nb.errors import OrchestrateError
@@ -16,6 +18,7 @@ from orchestrate_nb.notebook.capture import replay
 from orchestrate_nb.notebook.cell_result import CellResult
 from orchestrate_nb.notebook.cell_run import CellRun
 from orchestrate_nb.notebook.explain import show_badge
+from orchestrate_nb.notebook.file_state import display_path
 from orchestrate_nb.notebook.options import parse_task_line
 from orchestrate_nb.notebook.spec import build_spec
 from orchestrate_nb.notebook.state import KernelState
@@ -29,10 +32,11 @@ def run_task_cell(kernel: KernelState, line: str, cell: str) -> tuple[CellRun, S
     """Run the cell; None when it did not get to run (a syntax error, already shown)."""
     shell = kernel.shell
     options = parse_task_line(line)
+    _check_inputs_exist(kernel, options.inputs or ())
     magic_line = f"%%task {line}".rstrip()
     try:
         spec = build_spec(shell, kernel.config, options, cell, magic_line,
-                          cell_id=_cell_id(shell))
+                          cell_id=_cell_id(shell), notebook=kernel.notebook_identity())
     except SyntaxError as error:
         show_syntax_error(shell, error)
         return None
@@ -40,22 +44,32 @@ def run_task_cell(kernel: KernelState, line: str, cell: str) -> tuple[CellRun, S
     return run, execute_in_session(kernel, run)
 
 
+def _check_inputs_exist(kernel: KernelState, names: tuple[str, ...]) -> None:
+    missing = [name for name in names if name not in kernel.namespace]
+    if missing:
+        raise UsageError(f"%%task --inputs: {missing[0]!r} is not defined; run the cell "
+                         "that defines it first, or leave it out of --inputs")
+
+
 def execute_in_session(kernel: KernelState, run: CellRun) -> State:
     with kernel.router.active(), kernel.session().active() as ctx:
         engine = TaskRunEngine(run.task(), {}, None, ctx)
-        _emit_edges(kernel, ctx, run, engine.task_run.id)
+        _emit_edges(kernel, ctx, run.input_names(), engine.task_run.id)
         try:
             state: State = drive_sync(engine.machine())
         finally:
             ctx.results_by_id.clear()  # it would keep every cell's result alive
+        if isinstance(state.data, CellResult):  # the files it read: known now it ran
+            names = [display_path(path) for path in state.data.read]
+            _emit_edges(kernel, ctx, names, engine.task_run.id)
     return state
 
 
-def _emit_edges(kernel: KernelState, ctx: FlowRunContext, run: CellRun, task_run_id: str
-                ) -> None:
-    """Edges from the runs that defined this cell's inputs in this session."""
+def _emit_edges(kernel: KernelState, ctx: FlowRunContext, names: list[str],
+                task_run_id: str) -> None:
+    """Edges from the runs that defined (or wrote) this cell's inputs in this session."""
     flow_run_id = ctx.flow_run.id
-    for name in run.input_names():
+    for name in names:
         producer = kernel.producers.get(name)
         if producer is not None and producer[1] == flow_run_id and producer[0] != task_run_id:
             ctx.reporter.emit(DependencyEdge(flow_run_id, producer[0], task_run_id, name))

@@ -6,6 +6,7 @@ uses. The same parser reads the ``%%task`` lines of a saved notebook for ``%flow
 from __future__ import annotations
 
 import ast
+import difflib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,7 @@ class CellOptions:
     cache_expiration: float | None = None  # seconds
     inputs: tuple[str, ...] | None = None
     outputs: tuple[str, ...] | None = None
+    files: tuple[str, ...] = ()  # --files patterns: files the cell reads (and may write)
 
 
 def parse_duration(text: str) -> float:
@@ -95,6 +97,8 @@ def _non_negative(kind: type, what: str) -> Any:
           "them)")
 @argument("--outputs", metavar="x,y", help="the names the cell defines (instead of inferring "
           "them)")
+@argument("--files", metavar="PATTERN,...", help="files the cell reads where Python's open "
+          "does not see it (pyarrow, C libraries): paths, globs (data/*.csv) or directories")
 def task_arguments(line: str, cell: str | None = None) -> None:
     """Run the cell as a task: recorded in run history, cached by its code and the values of
     the variables it reads, with retries and a timeout.
@@ -112,14 +116,27 @@ def parse_task_line(line: str) -> CellOptions:
         name=args.name, retries=args.retries, retry_delay=args.retry_delay,
         timeout=args.timeout, tags=_split(args.tags), no_cache=args.no_cache,
         refresh=args.refresh, cache_expiration=args.cache_expiration,
-        inputs=_override(args.inputs), outputs=_override(args.outputs))
+        inputs=_override(args.inputs), outputs=_override(args.outputs),
+        files=_split(args.files))
 
 
 def _parse(arguments: Any, line: str, magic: str) -> Any:
     try:
         return parse_argstring(arguments, line)
     except UsageError as exc:
-        raise UsageError(f"{magic}: {exc}") from None
+        raise UsageError(f"{magic}: {exc}{_suggestion(arguments, str(exc))}") from None
+
+
+def _suggestion(arguments: Any, message: str) -> str:
+    """``; did you mean --retries?`` for ``unrecognized arguments: --retires``."""
+    if "unrecognized arguments:" not in message:
+        return ""
+    known = [o for o in arguments.parser._option_string_actions if o.startswith("--")]
+    for word in message.partition("unrecognized arguments:")[2].split():
+        close = difflib.get_close_matches(word.partition("=")[0], known, n=1, cutoff=0.75)
+        if word.startswith("-") and close:
+            return f"; did you mean {close[0]}?"
+    return ""
 
 
 def _split(text: str | None) -> tuple[str, ...]:

@@ -24,7 +24,8 @@ def run_options(options: CellOptions, config: Any) -> RunOptions:
         tags=options.tags,
         cache=bool(config.cache) and not options.no_cache,
         refresh=options.refresh,
-        cache_expiration=expiration)
+        cache_expiration=expiration,
+        files=options.files)
 
 
 def _given(value: Any, default: Any) -> Any:
@@ -41,7 +42,8 @@ def with_overrides(analysis: CellAnalysis, options: CellOptions) -> CellAnalysis
 
 
 def build_spec(shell: Any, config: Any, options: CellOptions, body: str, magic_line: str,
-               filename: str | None = None, cell_id: str | None = None) -> CellSpec:
+               filename: str | None = None, cell_id: str | None = None,
+               notebook: str | None = None) -> CellSpec:
     """Raises SyntaxError (pointing into the cell) when the body is not valid."""
     try:
         analysis = analyse_cell(body)
@@ -57,4 +59,4 @@ def build_spec(shell: Any, config: Any, options: CellOptions, body: str, magic_l
     name = options.name or f"cell-{analysis.code_hash[:8]}"
     identity = options.name or (f"cell-id:{cell_id}" if cell_id else name)
     return CellSpec(name, identity, analysis, options.inputs is not None, compiled,
-                    run_options(options, config))
+                    run_options(options, config), notebook, magic_line, body)

@@ -18,6 +18,7 @@ from typing import Any
 
 from orchestrate_nb.notebook.analysis import CellAnalysis
 from orchestrate_nb.notebook.capture import OutputRouter
+from orchestrate_nb.notebook.file_state import display_path
 from orchestrate_nb.notebook.fingerprints import KnownValues
 from orchestrate_nb.results.fingerprint import fingerprint_parts
 
@@ -30,6 +31,9 @@ class LastRun:
 
     code_hash: str
     inputs: Mapping[str, str]
+    files: Mapping[str, str] = field(default_factory=dict)  # path -> fingerprint at its end
+    read: tuple[str, ...] = ()
+    written: tuple[str, ...] = ()
 
 
 @dataclass
@@ -47,6 +51,17 @@ class CellRecord:
     # what its inputs held when it ended (differs from ``inputs`` for those it mutated):
     # the cell is stale once one of them holds something else
     inputs_after: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # files it opened -> fingerprint
+    read: tuple[str, ...] = ()
+    written: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()  # files its code names that it only appended to
+    identity: str = ""  # as the last-run index knows it (CellSpec.identity)
+    magic_line: str = ""  # the code this kernel ran: its %%task line and body
+    body: str = ""
+
+    @property
+    def last_run(self) -> LastRun:
+        return LastRun(self.code_hash, self.inputs, self.files, self.read, self.written)
 
 
 class KernelState:
@@ -63,7 +78,8 @@ class KernelState:
         self.lock = threading.RLock()
         self._session: Any = None
         self._notebook: Path | None = None  # the notebook file, once found or given
-        self._indexed: dict[str, LastRun] = {}  # what this kernel wrote to the index
+        self._indexed: dict[str, LastRun] = {}  # what this kernel wrote to the index, by key
+        self._identity: str | None = None  # the notebook's resolved path, once found
 
     def notebook_path(self, explicit: str | None = None) -> Path | None:
         """This kernel's notebook file (``explicit`` wins; remembered once known)."""
@@ -75,6 +91,18 @@ class KernelState:
         if path is not None:
             self._notebook = path
         return path
+
+    def notebook_identity(self) -> str | None:
+        """What makes this notebook's task cells its own (cache, index, task keys): the
+        resolved absolute path of its file; None when it cannot be found."""
+        if self._identity is None:
+            try:
+                path = self.notebook_path()
+            except Exception:  # noqa: BLE001 - no notebook: cells are known by name only
+                path = None
+            if path is not None:
+                self._identity = notebook_identity_of(path)
+        return self._identity
 
     def flow_names(self) -> list[str]:
         """The flow names this notebook's runs are recorded under (its session, its file)."""
@@ -111,38 +139,51 @@ class KernelState:
         with self.lock:
             self.records[record.name] = record
             if record.state not in ("failed", "not run") and record.task_run_id is not None:
-                for name in (*record.analysis.outputs, *record.outputs):
+                written = [display_path(path) for path in record.written]
+                for name in (*record.analysis.outputs, *record.outputs, *written):
                     self.producers[name] = (record.task_run_id, flow_run_id)
 
-    def last_run(self, identity: str, name: str) -> LastRun | None:
-        """How the cell last ran: in this kernel, or else as the store's index says."""
+    def last_run(self, identity: str, name: str, notebook: str | None) -> LastRun | None:
+        """How the cell last ran: in this kernel, or else as the store's index of the
+        ``notebook`` (its identity) says."""
         record = self.records.get(name)
         if record is not None and record.inputs is not None and record.state != "never run":
-            return LastRun(record.code_hash, record.inputs)
+            return record.last_run
         from orchestrate_nb.results.store import default_store
 
-        hit, value = default_store().read(_index_key(identity))
+        hit, value = default_store().read(_index_key(identity, notebook))
         if not hit or not isinstance(value, dict):
             return None
-        inputs = value.get("inputs")
-        return LastRun(str(value.get("code")), inputs if isinstance(inputs, dict) else {})
+        inputs, files = value.get("inputs"), value.get("files")
+        return LastRun(str(value.get("code")), inputs if isinstance(inputs, dict) else {},
+                       files if isinstance(files, dict) else {},
+                       tuple(value.get("read") or ()), tuple(value.get("written") or ()))
 
-    def remember_last_run(self, identity: str, run: LastRun) -> None:
+    def remember_last_run(self, identity: str, run: LastRun, notebook: str | None) -> None:
         """Write the cell's last run to the store's index (best effort; a file write, so
         skipped when this kernel wrote the same already)."""
         from orchestrate_nb.results.serializers import get_serializer
         from orchestrate_nb.results.store import default_store
 
-        if self._indexed.get(identity) == run:
+        key = _index_key(identity, notebook)
+        if self._indexed.get(key) == run:
             return
-        self._indexed[identity] = run
+        self._indexed[key] = run
         try:
-            default_store().write(_index_key(identity),
-                                  {"code": run.code_hash, "inputs": dict(run.inputs)},
+            default_store().write(key,
+                                  {"code": run.code_hash, "inputs": dict(run.inputs),
+                                   "files": dict(run.files), "read": list(run.read),
+                                   "written": list(run.written)},
                                   get_serializer("json"))
         except Exception:  # noqa: BLE001 - only explanations after a restart depend on it
             return
 
 
-def _index_key(identity: str) -> str:
-    return INDEX_PREFIX + fingerprint_parts("cell", identity)
+def _index_key(identity: str, notebook: str | None) -> str:
+    parts = ("cell", identity) if notebook is None else ("cell", notebook, identity)
+    return INDEX_PREFIX + fingerprint_parts(*parts)
+
+
+def notebook_identity_of(path: Path) -> str:
+    """A notebook's identity: the resolved absolute path of its file."""
+    return str(path.resolve())

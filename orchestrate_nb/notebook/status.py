@@ -2,8 +2,10 @@
 stale.
 
 A cell is stale when one of its inputs now holds something else than when it last ran (an
-upstream cell ran again and produced another value, or a plain cell changed it), when its
-saved code differs from the code it ran, or when a cell upstream of it is stale.
+upstream cell ran again and produced another value, or a plain cell changed it), when a file
+it read or wrote has other content now, when its saved code differs from the code it ran,
+or when a cell upstream of it is stale. A cell reading a URL or a database is flagged: no
+file fingerprint follows those, so it needs ``--cache-expiration`` or ``--no-cache``.
 """
 
 from __future__ import annotations
@@ -14,14 +16,21 @@ from html import escape
 from typing import Any
 
 from orchestrate_nb.notebook.analysis import Edge, downstream_of
+from orchestrate_nb.notebook.cell_files import changed_files
 from orchestrate_nb.notebook.cell_run import UNHASHABLE
 from orchestrate_nb.notebook.cells import TaskCell
 from orchestrate_nb.notebook.explain import format_seconds, name_list
+from orchestrate_nb.notebook.file_state import declared_files, display_path
 from orchestrate_nb.notebook.fingerprints import current_fingerprint
 from orchestrate_nb.notebook.state import CellRecord, KernelState
 from orchestrate_nb.notebook.svg import STATE_COLOURS
 
 FRESH = frozenset({"completed", "cached", "not cached"})
+# names whose use means the cell reads from the network or a database
+REMOTE_NAMES = frozenset({"requests", "httpx", "urllib", "urlopen", "aiohttp", "sqlite3",
+                          "sqlalchemy", "create_engine", "psycopg", "psycopg2", "pymysql",
+                          "pymongo", "boto3", "duckdb", "read_sql", "read_sql_query"})
+REMOTE_NOTE = "reads {}: not a file; use --cache-expiration or --no-cache"
 
 
 @dataclass(frozen=True)
@@ -55,10 +64,34 @@ def _own_status(kernel: KernelState, cell: TaskCell) -> CellStatus:
         return CellStatus(cell.name, "stale", "code changed", record.duration)
     if record.state not in FRESH:
         return CellStatus(cell.name, record.state, record.why, record.duration)
-    changed = changed_inputs(kernel, record)
+    changed = changed_inputs(kernel, record) + changed_files(record.files) + \
+        _new_declared_files(cell, record)
     if changed:
         return CellStatus(cell.name, "stale", f"{name_list(changed)} changed", record.duration)
-    return CellStatus(cell.name, record.state, record.why, record.duration)
+    remote = remote_source(cell)
+    why = f"{record.why}; {REMOTE_NOTE.format(remote)}" if remote else record.why
+    return CellStatus(cell.name, record.state, why, record.duration)
+
+
+def _new_declared_files(cell: TaskCell, record: CellRecord) -> list[str]:
+    """Files its ``--files`` patterns and path literals name now that its last run did not
+    see (a new part in a dataset folder)."""
+    patterns = cell.options.files if cell.options is not None else ()
+    known = {*record.files, *record.skipped}
+    return [display_path(path) for path in declared_files(patterns, cell.analysis.path_literals)
+            if path not in known]
+
+
+def remote_source(cell: TaskCell) -> str | None:
+    """What a cached cell reads that is not a file (a URL, a database), if anything."""
+    options = cell.options
+    if options is not None and (options.no_cache or options.cache_expiration):
+        return None
+    analysis = cell.analysis
+    if analysis.remote_literals:
+        return analysis.remote_literals[0]
+    used = REMOTE_NAMES.intersection((*analysis.inputs, *analysis.modules))
+    return f"through {sorted(used)[0]}" if used else None
 
 
 def changed_inputs(kernel: KernelState, record: CellRecord) -> list[str]:
@@ -84,8 +117,8 @@ def needs_running(found: dict[str, CellStatus], edges: Sequence[Edge]) -> set[st
     return selected
 
 
-def status_bundle(rows: Sequence[CellStatus]) -> dict[str, str]:
-    """The status table as plain text and HTML."""
+def status_bundle(rows: Sequence[CellStatus], edges: Sequence[Edge] = ()) -> dict[str, str]:
+    """The status table as plain text and HTML, then the files that link cells."""
     if not rows:
         text = "no task cells yet (mark a cell with %%task)"
         return {"text/plain": text, "text/html": f"<p>{escape(text)}</p>"}
@@ -95,7 +128,11 @@ def status_bundle(rows: Sequence[CellStatus]) -> dict[str, str]:
     widths = [max(len(row[i]) for row in table) for i in range(3)]
     text = "\n".join(f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}".rstrip()
                      for a, b, c, d in table)
-    return {"text/plain": text, "text/html": _html_table(table)}
+    links = [f"{up} → {down} ({name})" for up, down, name in edges
+             if up != down and not name.isidentifier()]
+    footer = f"files: {'; '.join(links)}" if links else ""
+    return {"text/plain": f"{text}\n{footer}" if footer else text,
+            "text/html": _html_table(table) + (f"<p>{escape(footer)}</p>" if footer else "")}
 
 
 def _html_table(table: list[tuple[str, str, str, str]]) -> str:

@@ -48,7 +48,10 @@ def after_restart(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     notebook = save(work / "analysis.ipynb", SAVED, {2: ["parameters"]})
     with pytest.MonkeyPatch.context() as env:
         env.setenv("ORCHESTRATE_NB_HOME", str(home))
+        # run in JupyterLab, which tells the kernel its notebook (cache is per notebook)
+        env.setenv("JPY_SESSION_NAME", str(notebook))
         execute(nbformat.read(str(notebook), as_version=4), work, allow_errors=False)
+        env.delenv("JPY_SESSION_NAME")
         outputs = run_cells([
             LOAD,
             "%flow run --notebook analysis.ipynb",

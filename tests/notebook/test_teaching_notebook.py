@@ -24,4 +24,5 @@ def test_the_cell_tasks_notebook_runs_top_to_bottom(tmp_path: Path):
     assert any(b.startswith("⟳ cached · saved ") and b.endswith(" s") for b in shown)
     assert any(b.startswith("▶ re-ran: price changed") for b in shown)
     assert any("not cached: 'lock' (lock) can't be pickled" in b for b in shown)
+    assert any(b.startswith("▶ re-ran: data/sales.csv changed") for b in shown)
     assert (tmp_path / "pipeline.ipynb").is_file()

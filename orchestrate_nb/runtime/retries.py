@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Sequence
-from typing import Union
+from typing import Any, Union
 
 RetryDelay = Union[float, int, Sequence[Union[float, int]], Callable[[int], Sequence[float]], None]
 
@@ -27,7 +27,7 @@ def normalise_retry_delays(delay: RetryDelay, retries: int, owner: str = "task")
     given = delay
     if callable(delay):
         delay = delay(retries)
-    values = [delay] if _is_number(delay) else list(delay) if isinstance(
+    values: list[Any] | None = [delay] if _is_number(delay) else list(delay) if isinstance(
         delay, (list, tuple)) else None
     if values is None or not all(_is_number(v) and 0 <= v < math.inf for v in values):
         got = f"{given!r} (which returned {delay!r})" if callable(given) else repr(given)

@@ -48,6 +48,8 @@ log = logging.getLogger("orchestrate_nb.results")
 MISS: tuple[bool, Any] = (False, None)
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*")
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+_TEMP_NAME = re.compile(r"\..+\.(\d+)\.[0-9a-f]{8}\.tmp")  # see LocalResultStore._put
+ORPHAN_AGE_SECONDS = 24 * 3600  # a temporary file this old is no write in progress
 _OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oci",
                             "memory", "r2", "oss", "cos"})
 
@@ -232,6 +234,27 @@ class LocalResultStore(ResultStore):
         except FileNotFoundError:
             return False
         return True
+
+    def clear(self, task_key: str | None = None) -> int:
+        self._sweep_orphans()
+        return super().clear(task_key)
+
+    def _sweep_orphans(self) -> None:
+        """Delete the temporary files of writes that never finished: their process is gone
+        (killed mid-write), or they are a day old."""
+        from orchestrate_nb.store.processes import is_local_process_alive
+
+        for directory, subdirs, files in os.walk(self.root):
+            subdirs[:] = [d for d in subdirs if not d.startswith(".")]
+            for name in files:
+                match = _TEMP_NAME.fullmatch(name)
+                if match is None:
+                    continue
+                path = os.path.join(directory, name)
+                with suppress(OSError):
+                    if not is_local_process_alive(int(match[1]), None) or \
+                            time.time() - os.stat(path).st_mtime > ORPHAN_AGE_SECONDS:
+                        os.unlink(path)
 
     def _names(self) -> list[str]:
         names = []

@@ -325,3 +325,36 @@ def test_an_unknown_serializer_name_is_a_reason_not_a_crash(events):
     assert square(3) == 9
     assert any("not cached: unknown result serializer 'yaml'" in line
                for line in events.log_lines())
+
+
+KILLED_WRITER = """
+import sys, time
+from orchestrate_nb.results.store import LocalResultStore
+
+def chunks():
+    yield b"half an entry"
+    print("writing", flush=True)
+    time.sleep(600)
+
+LocalResultStore(sys.argv[1])._put("entry", chunks())
+"""
+
+
+def test_clearing_the_cache_sweeps_the_temporary_file_of_a_killed_write(home, tmp_path):
+    import subprocess
+    import sys
+
+    root = home / "results"
+    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(root)],
+                              stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "writing"
+    finally:
+        writer.kill()
+        writer.wait()
+    (orphan,) = [p for p in root.iterdir() if p.name.endswith(".tmp")]
+    in_progress = root / f".other.{os.getpid()}.0123abcd.tmp"  # a live process's write
+    in_progress.write_bytes(b"")
+    assert LocalResultStore(root).clear() == 0
+    assert not orphan.exists() and in_progress.exists()

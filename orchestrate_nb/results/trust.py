@@ -85,7 +85,9 @@ def folder_problem(root: str) -> str | None:
 
 
 def _not_private(path: str, info: os.stat_result, what: str, forbidden: int) -> str | None:
-    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+    if os.name == "nt":  # no POSIX owner and mode bits to go by (ACLs decide there)
+        return None
+    if info.st_uid != os.getuid():
         return (f"the {what} {path} belongs to another user: results are not cached "
                 "(set ORCHESTRATE_NB_HOME or ORCHESTRATE_NB_RESULTS_URL to a folder of yours)")
     if info.st_mode & forbidden:

@@ -36,7 +36,7 @@ import xxhash
 
 from orchestrate_nb.errors import OrchestrateError
 from orchestrate_nb.results.serializers import load_frames, registered_serializer
-from orchestrate_nb.results.trust import mac
+from orchestrate_nb.results.trust import Signer
 
 MAGIC = b"ONBR2"
 UNSIGNED_MAGIC = b"ONBR1 "  # earlier versions' entries
@@ -53,7 +53,7 @@ class ForgedEntry(CorruptEntry):
 
 
 def encode_entry(key: str, frames: list[Any], serializer: str, created: float,
-                 expires: float | None, task_key: str | None, secret: bytes) -> list[Any]:
+                 expires: float | None, task_key: str | None, signer: Signer) -> list[Any]:
     """The byte chunks of an entry, in order (frames are not copied)."""
     views = [memoryview(frame).cast("B") for frame in frames]
     digest = xxhash.xxh3_64()
@@ -65,7 +65,7 @@ def encode_entry(key: str, frames: list[Any], serializer: str, created: float,
               serializer, ",".join(str(view.nbytes) for view in views), meta]
     signed = " ".join(fields).encode()
     stream = views[0] if views else memoryview(b"")
-    line = b" ".join((MAGIC, mac(secret, key, signed, stream).encode(), signed)) + b"\n"
+    line = b" ".join((MAGIC, signer.sign(key, signed, stream).encode(), signed)) + b"\n"
     return [line, *views]
 
 
@@ -107,7 +107,7 @@ def parse_header(head: bytes) -> Header:
 
 
 def load_entry(head: bytes, size: int, readinto: ReadInto | None, key: str,
-               key_is_name: bool, now: float, secret: bytes) -> tuple[bool, Any]:
+               key_is_name: bool, now: float, signer: Signer) -> tuple[bool, Any]:
     """``(True, value)`` for a live entry of ``key``; ``(False, None)`` when it has expired,
     belongs to another key or is of the unsigned earlier format. ``head`` is the entry's
     first bytes, ``size`` its length, ``readinto`` fills a buffer with the bytes after
@@ -124,7 +124,7 @@ def load_entry(head: bytes, size: int, readinto: ReadInto | None, key: str,
         raise CorruptEntry(f"serializer {header.serializer!r} is not registered here")
     frames = read_frames(header, memoryview(head)[header.length:], size - header.length,
                          readinto)
-    if mac(secret, key, header.signed, memoryview(frames[0])) != header.mac:
+    if signer.sign(key, header.signed, memoryview(frames[0])) != header.mac:
         raise ForgedEntry("its signature does not match: rewritten by someone else, or "
                           "written with another results key")
     return True, load_frames(serializer, frames)

@@ -41,7 +41,7 @@ from orchestrate_nb.results.entry import (
     parse_header,
 )
 from orchestrate_nb.results.serializers import Serializer, dump_frames
-from orchestrate_nb.results.trust import folder_problem, results_secret, warn_once
+from orchestrate_nb.results.trust import Signer, folder_problem, results_signer, warn_once
 from orchestrate_nb.settings import HOME_ENV, RESULTS_URL_ENV, load_settings
 
 log = logging.getLogger("orchestrate_nb.results")
@@ -99,11 +99,11 @@ class ResultStore:
     def read(self, key: str) -> tuple[bool, Any]:
         """``(True, value)`` for a live entry, ``(False, None)`` otherwise; never raises."""
         name = entry_name(key)
-        secret = self._secret()
-        if secret is None:
+        signer = self._signer()
+        if signer is None:
             return MISS
         try:
-            return self._load(name, key, secret)
+            return self._load(name, key, signer)
         except FileNotFoundError:
             return MISS
         except CorruptEntry as exc:
@@ -120,19 +120,19 @@ class ResultStore:
               expires_in: float | None = None, task_key: str | None = None) -> None:
         """Serialize and store ``value`` under ``key``, atomically (raises on failure);
         it expires ``expires_in`` seconds from now (None: never)."""
-        secret = self._secret()
-        if secret is None:  # (warned once) an untrusted store: tasks run uncached
+        signer = self._signer()
+        if signer is None:  # (warned once) an untrusted store: tasks run uncached
             return
         frames = dump_frames(serializer, value)
         created = now()
         expires = created + expires_in if expires_in is not None else None
         chunks = encode_entry(key, frames, serializer.name, created, expires, task_key,
-                              secret)
+                              signer)
         self._put(entry_name(key), chunks)
 
-    def _secret(self) -> bytes | None:
-        """The secret entries are signed with; None when this store is not to be used."""
-        return results_secret()
+    def _signer(self) -> Signer | None:
+        """What signs and checks entries; None when this store is not to be used."""
+        return results_signer()
 
     def describe(self, name: str) -> str:
         return f"{self.url.rstrip('/')}/{name}"
@@ -155,7 +155,7 @@ class ResultStore:
         return task if isinstance(task, str) else None
 
     # -- what a concrete store provides ------------------------------------------------
-    def _load(self, name: str, key: str, secret: bytes) -> tuple[bool, Any]:
+    def _load(self, name: str, key: str, signer: Signer) -> tuple[bool, Any]:
         """Read the entry ``name`` and hand its bytes to ``load_entry``."""
         raise NotImplementedError
 
@@ -192,22 +192,22 @@ class LocalResultStore(ResultStore):
     def _path(self, name: str) -> str:
         return self.root + os.sep + name
 
-    def _secret(self) -> bytes | None:
+    def _signer(self) -> Signer | None:
         if not self._checked:
             problem = folder_problem(self.root)
             if problem is not None:
                 warn_once(problem)
                 return None
             self._checked = os.path.isdir(self.root)
-        return results_secret()
+        return results_signer()
 
-    def _load(self, name: str, key: str, secret: bytes) -> tuple[bool, Any]:
+    def _load(self, name: str, key: str, signer: Signer) -> tuple[bool, Any]:
         # os.open/os.read: no file object, half the cost of open() for a small entry
         fd = os.open(self._path(name), _READ_FLAGS)
         try:
             head = os.read(fd, HEAD_READ)
             size = len(head) if len(head) < HEAD_READ else os.fstat(fd).st_size
-            return load_entry(head, size, _reader(fd), key, name == key, now(), secret)
+            return load_entry(head, size, _reader(fd), key, name == key, now(), signer)
         finally:
             os.close(fd)
 
@@ -291,9 +291,9 @@ class FsspecResultStore(ResultStore):
     def _path(self, name: str) -> str:
         return f"{self.root}/{name}"
 
-    def _load(self, name: str, key: str, secret: bytes) -> tuple[bool, Any]:
+    def _load(self, name: str, key: str, signer: Signer) -> tuple[bool, Any]:
         data = self.fs.cat_file(self._path(name))
-        return load_entry(data, len(data), None, key, name == key, now(), secret)
+        return load_entry(data, len(data), None, key, name == key, now(), signer)
 
     def _put(self, name: str, chunks: Iterable[Any]) -> None:
         data = b"".join(chunks)  # remote writes: one copy is cheap next to the network

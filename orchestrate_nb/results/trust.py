@@ -34,25 +34,44 @@ KEY_FILE = "results.key"
 MAC_BYTES = 16
 _KEY_HEX_LENGTH = 64
 
-_secret: tuple[tuple[str | None, str | None], bytes | None] | None = None
+class Signer:
+    """Signs and checks entries with one secret (the keyed hash is set up once)."""
+
+    __slots__ = ("_keyed",)
+
+    def __init__(self, secret: bytes) -> None:
+        self._keyed = hashlib.blake2b(key=secret, digest_size=MAC_BYTES)
+
+    def sign(self, key: str, signed: bytes | memoryview, stream: memoryview) -> str:
+        """The MAC of an entry: its key, the signed part of its header, its main stream."""
+        encoded = key.encode()
+        digest = self._keyed.copy()
+        digest.update(b"%d:%b" % (len(encoded), encoded))  # (the length: no ambiguity)
+        digest.update(signed)
+        digest.update(stream)
+        return digest.hexdigest()
+
+
+_signer: tuple[tuple[str | None, str | None], Signer | None] | None = None
 _warned: set[str] = set()
 
 
-def results_secret() -> bytes | None:
-    """The secret entries are signed with; None (warned once) when there is no safe one.
+def results_signer() -> Signer | None:
+    """The signer of this home's entries; None (warned once) when there is no safe secret.
 
     Worked out again only when one of the variables it depends on has changed: this is
     on every cache hit's path."""
-    global _secret
+    global _signer
     environ = (os.environ.get(HOME_ENV), os.environ.get(RESULTS_KEY_ENV))
-    current = _secret
+    current = _signer
     if current is not None and current[0] == environ:
         return current[1]
     settings = load_settings()
     secret = _derive(settings.results_key) if settings.results_key else \
         _key_file_secret(settings.home / KEY_FILE)
-    _secret = (environ, secret)
-    return secret
+    signer = None if secret is None else Signer(secret)
+    _signer = (environ, signer)
+    return signer
 
 
 def warn_once(problem: str) -> None:
@@ -60,17 +79,6 @@ def warn_once(problem: str) -> None:
     if problem not in _warned:
         _warned.add(problem)
         log.warning("%s", problem)
-
-
-def mac(secret: bytes, key: str, signed: bytes | memoryview, stream: memoryview) -> str:
-    """The MAC of an entry: its key, the signed part of its header, its main stream."""
-    encoded = key.encode()
-    digest = hashlib.blake2b(len(encoded).to_bytes(8, "big"), key=secret,
-                             digest_size=MAC_BYTES)
-    digest.update(encoded)
-    digest.update(signed)
-    digest.update(stream)
-    return digest.hexdigest()
 
 
 def folder_problem(root: str) -> str | None:

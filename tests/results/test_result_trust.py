@@ -18,7 +18,7 @@ import pytest
 from orchestrate_nb import task
 from orchestrate_nb.cache_policies import INPUTS
 from orchestrate_nb.results.entry import encode_entry
-from orchestrate_nb.results.trust import KEY_FILE
+from orchestrate_nb.results.trust import KEY_FILE, Signer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -54,7 +54,7 @@ def forged_with_another_secret(entry: Path, marker: Path) -> bytes:
     """What another user writes: a well-formed entry for the same key, signed with theirs."""
     _, meta = header_fields(entry)
     chunks = encode_entry(str(meta["key"]), [pickle.dumps(Payload(marker))], "pickle",
-                          time.time(), None, str(meta["task"]), os.urandom(32))
+                          time.time(), None, str(meta["task"]), Signer(os.urandom(32)))
     return b"".join(bytes(chunk) for chunk in chunks)
 
 
@@ -137,7 +137,7 @@ def test_a_results_key_others_may_read_is_not_used(home, events, results_warning
     (home / KEY_FILE).chmod(0o644)
     from orchestrate_nb.results import trust
 
-    trust._secret = None  # (this process had read it while it was private)
+    trust._signer = None  # (this process had read it while it was private)
     square(3)
     square(3)
     assert calls == [3, 3, 3]
@@ -145,15 +145,16 @@ def test_a_results_key_others_may_read_is_not_used(home, events, results_warning
 
 
 def test_processes_racing_to_make_the_key_agree_on_one(tmp_path):
-    code = "from orchestrate_nb.results.trust import results_secret; print(results_secret().hex())"
+    code = ("from orchestrate_nb.results.trust import results_signer; "
+            "print(results_signer().sign('key', b'', memoryview(b'')))")  # same secret, same MAC
     env = {**os.environ, "ORCHESTRATE_NB_HOME": str(tmp_path / "home"),
            "PYTHONPATH": str(REPO)}
     env.pop("ORCHESTRATE_NB_RESULTS_KEY", None)
     racers = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
                                text=True) for _ in range(6)]
-    secrets = {racer.communicate(timeout=120)[0].strip() for racer in racers}
+    macs = {racer.communicate(timeout=120)[0].strip() for racer in racers}
     assert all(racer.returncode == 0 for racer in racers)
-    assert len(secrets) == 1 and len(secrets.pop()) == 64
+    assert len(macs) == 1 and len(macs.pop()) == 32
     assert [p.name for p in (tmp_path / "home").iterdir()] == [KEY_FILE]  # no temp left
 
 

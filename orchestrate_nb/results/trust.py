@@ -34,6 +34,7 @@ KEY_FILE = "results.key"
 MAC_BYTES = 16
 _KEY_HEX_LENGTH = 64
 
+
 class Signer:
     """Signs and checks entries with one secret (the keyed hash is set up once)."""
 

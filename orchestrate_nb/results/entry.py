@@ -124,7 +124,7 @@ def load_entry(head: bytes, size: int, readinto: ReadInto | None, key: str,
         raise CorruptEntry(f"serializer {header.serializer!r} is not registered here")
     frames = read_frames(header, memoryview(head)[header.length:], size - header.length,
                          readinto)
-    if signer.sign(key, header.signed, memoryview(frames[0])) != header.mac:
+    if signer.sign(key, header.signed, frames[0]) != header.mac:
         raise ForgedEntry("its signature does not match: rewritten by someone else, or "
                           "written with another results key")
     return True, load_frames(serializer, frames)

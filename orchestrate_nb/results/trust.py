@@ -43,17 +43,17 @@ class Signer:
     def __init__(self, secret: bytes) -> None:
         self._keyed = hashlib.blake2b(key=secret, digest_size=MAC_BYTES)
 
-    def sign(self, key: str, signed: bytes | memoryview, stream: memoryview) -> str:
+    def sign(self, key: str, signed: bytes, stream: bytes | bytearray | memoryview) -> str:
         """The MAC of an entry: its key, the signed part of its header, its main stream."""
         encoded = key.encode()
         digest = self._keyed.copy()
-        digest.update(b"%d:%b" % (len(encoded), encoded))  # (the length: no ambiguity)
-        digest.update(signed)
+        # (the key's length first: no key and header can pass for another's)
+        digest.update(b"%d:%b%b" % (len(encoded), encoded, signed))
         digest.update(stream)
         return digest.hexdigest()
 
 
-_signer: tuple[tuple[str | None, str | None], Signer | None] | None = None
+_signer: tuple[str | None, str | None, Signer | None] | None = None  # (home, key, signer)
 _warned: set[str] = set()
 
 
@@ -63,15 +63,15 @@ def results_signer() -> Signer | None:
     Worked out again only when one of the variables it depends on has changed: this is
     on every cache hit's path."""
     global _signer
-    environ = (os.environ.get(HOME_ENV), os.environ.get(RESULTS_KEY_ENV))
+    home, key = os.environ.get(HOME_ENV), os.environ.get(RESULTS_KEY_ENV)
     current = _signer
-    if current is not None and current[0] == environ:
-        return current[1]
+    if current is not None and current[0] == home and current[1] == key:
+        return current[2]
     settings = load_settings()
     secret = _derive(settings.results_key) if settings.results_key else \
         _key_file_secret(settings.home / KEY_FILE)
     signer = None if secret is None else Signer(secret)
-    _signer = (environ, signer)
+    _signer = (home, key, signer)
     return signer
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 HOME_ENV = "ORCHESTRATE_NB_HOME"
 DATABASE_URL_ENV = "ORCHESTRATE_NB_DATABASE_URL"
 RESULTS_URL_ENV = "ORCHESTRATE_NB_RESULTS_URL"
+RESULTS_KEY_ENV = "ORCHESTRATE_NB_RESULTS_KEY"  # the secret cache entries are signed with
 STORE_ENABLED_ENV = "ORCHESTRATE_NB_STORE"  # "0" disables the run store (tests of the engine only)
 LOGGING_LEVEL_ENV = "ORCHESTRATE_NB_LOGGING_LEVEL"
 FLOW_RUN_ID_ENV = "ORCHESTRATE_NB_FLOW_RUN_ID"  # set by a worker: the run a kernel adopts
@@ -26,6 +27,7 @@ class Settings:
     store_enabled: bool
     logging_level: str
     widget_enabled: bool = True
+    results_key: str | None = None  # None: ORCHESTRATE_NB_HOME/results.key
 
     @property
     def is_sqlite(self) -> bool:
@@ -40,7 +42,8 @@ def load_settings() -> Settings:
     store_enabled = os.environ.get(STORE_ENABLED_ENV, "1").strip().lower() not in ("0", "false", "no")
     level = os.environ.get(LOGGING_LEVEL_ENV, "INFO").upper()
     widget = os.environ.get(WIDGET_ENV, "1").strip().lower() not in ("0", "false", "no")
-    return Settings(home, database_url, results_url, store_enabled, level, widget)
+    return Settings(home, database_url, results_url, store_enabled, level, widget,
+                    os.environ.get(RESULTS_KEY_ENV) or None)
 
 
 def adopted_flow_run_id() -> str | None:

@@ -179,23 +179,32 @@ def _database() -> Any:
 
 def _schedule_words(info: DeploymentInfo) -> str:
     from orchestrate_nb.deploy.deployments import schedule_of
+    from orchestrate_nb.errors import DeploymentError
 
-    schedule = schedule_of(info)
+    try:
+        schedule = schedule_of(info)
+    except DeploymentError as exc:  # stored by an older version, or its zone is gone
+        return str(exc)
     return schedule.describe() if schedule else "no schedule (run on demand)"
 
 
 def _next_run(info: DeploymentInfo, scheduled: dt.datetime | None) -> str:
-    """The pre-created next run's time, else the schedule's next slot, in its timezone."""
-    from orchestrate_nb.core.schedules import next_slot
+    """The pre-created next run's time, else the schedule's next slot, in its timezone;
+    a note for a schedule that cannot fire (an older version stored it): never a crash."""
+    from orchestrate_nb.core.schedules import require_next_slot
     from orchestrate_nb.deploy.deployments import schedule_of
+    from orchestrate_nb.errors import DeploymentError
 
-    schedule = schedule_of(info)
-    if info.paused or schedule is None:
-        return "—" if scheduled is None else _local(scheduled, info.timezone)
-    if scheduled is None:
-        after = max(info.last_slot or info.created, dt.datetime.now(UTC))
-        scheduled = next_slot(schedule, after)
-    return "—" if scheduled is None else _local(scheduled, info.timezone)
+    try:
+        schedule = schedule_of(info)
+        if info.paused or schedule is None:
+            return "—" if scheduled is None else _local(scheduled, info.timezone)
+        if scheduled is None:
+            after = max(info.last_slot or info.created, dt.datetime.now(UTC))
+            scheduled = require_next_slot(schedule, after)
+        return _local(scheduled, info.timezone)
+    except DeploymentError:
+        return "never: this schedule cannot fire (redeploy or rm it)"
 
 
 def _local(moment: dt.datetime, timezone: str) -> str:

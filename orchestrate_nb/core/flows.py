@@ -54,7 +54,8 @@ class Flow(Generic[P, R]):
         self.retries = opt.check_retries(retries, owner)
         if retry_delay_seconds is not None and (
                 not isinstance(retry_delay_seconds, (int, float)) or retry_delay_seconds < 0):
-            raise ValueError(f"{owner}: retry_delay_seconds must be a non-negative number")
+            raise ValueError(f"{owner}: retry_delay_seconds takes a number of seconds ≥ 0, "
+                             f"got {retry_delay_seconds!r}")
         self.retry_delay_seconds = float(retry_delay_seconds or 0)
         self.task_runner = task_runner if task_runner is not None else _default_runner()
         self.description = description or inspect.getdoc(fn)

@@ -60,6 +60,20 @@ def next_slot(schedule: Schedule, after: dt.datetime) -> dt.datetime | None:
     return next(iter(schedule.slots(after)), None)
 
 
+def require_next_slot(schedule: Schedule, after: dt.datetime) -> dt.datetime:
+    """The first slot after ``after``, or one ``DeploymentError`` line when the schedule
+    cannot fire (``0 0 31 2 *``, an interval past the calendar's end, an ended rrule):
+    stored, such a schedule would give the scheduler nothing to compute."""
+    try:
+        slot = next_slot(schedule, after)
+    except (ValueError, TypeError, OverflowError, ArithmeticError):
+        slot = None  # croniter: no match within 50 years; datetime: past the year 9999
+    if slot is None:
+        raise DeploymentError(f"{schedule.describe()} never fires: no run after "
+                              f"{after.strftime('%Y-%m-%d %H:%M %Z')} can be computed")
+    return slot
+
+
 def _to_utc(naive_local: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     """A wall-clock time in ``tz`` as UTC: a gap time moves to the first minute after it."""
     for _ in range(24 * 60):
@@ -154,8 +168,13 @@ class RRuleSchedule:
 
         tz = zone(self.timezone)
         start = _local_naive(self.anchor, tz) if self.anchor else None
+        text = self.rrule.replace("\\n", "\n")  # a "\n" typed on a command line
         try:
-            rule = rrulestr(self.rrule, dtstart=start, ignoretz=True)
+            try:  # a DTSTART with Z or TZID means that zone's time...
+                rule = rrulestr(text, dtstart=start)
+            except ValueError:  # ...unless it clashes with a naive UNTIL: wall clock, as before
+                rule = rrulestr(text, dtstart=start, ignoretz=True)
+            rule = _on_wall_clock(rule, tz)
         except (ValueError, TypeError, AttributeError) as exc:
             raise DeploymentError(f"invalid rrule {self.rrule!r}: {exc}") from None
         object.__setattr__(self, "_rule", rule)
@@ -167,7 +186,31 @@ class RRuleSchedule:
         return _wall_clock_slots(naive, tz, after)
 
     def describe(self) -> str:
-        return f"rrule {self.rrule} ({self.timezone})"
+        return f"rrule {' '.join(self.rrule.split())} ({self.timezone})"
+
+
+def _on_wall_clock(rule: Any, tz: ZoneInfo) -> Any:
+    """``rule`` with its aware times (``DTSTART:...Z``, ``TZID=``) moved to ``tz``'s wall
+    clock: the naive local times the slots are computed in."""
+    from dateutil.rrule import rrule, rruleset
+
+    def local(moment: dt.datetime) -> dt.datetime:
+        return moment if moment.tzinfo is None else _local_naive(moment, tz)
+
+    if isinstance(rule, rrule):
+        until = rule._until
+        return rule.replace(dtstart=local(rule._dtstart),
+                            until=None if until is None else local(until))
+    moved = rruleset()
+    for member in rule._rrule:
+        moved.rrule(_on_wall_clock(member, tz))
+    for member in rule._exrule:
+        moved.exrule(_on_wall_clock(member, tz))
+    for moment in rule._rdate:
+        moved.rdate(local(moment))
+    for moment in rule._exdate:
+        moved.exdate(local(moment))
+    return moved
 
 
 def _words(seconds: float) -> str:

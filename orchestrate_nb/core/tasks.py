@@ -61,8 +61,11 @@ class Task(Generic[P, R]):
         self.task_run_name = task_run_name
         self.retries = opt.check_retries(retries, owner)
         self.retry_delay_seconds = retry_delay_seconds
-        if retry_jitter_factor is not None and retry_jitter_factor < 0:
-            raise ValueError(f"{owner}: retry_jitter_factor must not be negative")
+        if retry_jitter_factor is not None and not (
+                isinstance(retry_jitter_factor, (int, float))
+                and not isinstance(retry_jitter_factor, bool) and retry_jitter_factor >= 0):
+            raise ValueError(f"{owner}: retry_jitter_factor takes a number ≥ 0 (0.5: delays "
+                             f"spread by ±50%), got {retry_jitter_factor!r}")
         self.retry_jitter_factor = retry_jitter_factor
         self.persist_result = persist_result
         self.result_storage = result_storage
@@ -86,7 +89,7 @@ class Task(Generic[P, R]):
         from orchestrate_nb.runtime.retries import normalise_retry_delays
 
         self.isasync = is_async_fn(fn)
-        self.retry_delays = normalise_retry_delays(retry_delay_seconds, self.retries)
+        self.retry_delays = normalise_retry_delays(retry_delay_seconds, self.retries, owner)
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
 
     def bind_parameters(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from orchestrate_nb.core.schedules import (
     IntervalSchedule,
     RRuleSchedule,
     Schedule,
+    require_next_slot,
     zone,
 )
 from orchestrate_nb.deploy.flow_pickles import (
@@ -157,6 +158,8 @@ def _common_values(name: str, cron: str | None, interval: float | dt.timedelta |
         raise DeploymentError("a deployment needs a name (--name)")
     now = dt.datetime.now(UTC)
     kind, schedule = build_schedule(cron, interval, rrule, timezone, now)
+    if schedule is not None:
+        require_next_slot(schedule, now)
     return {
         "name": name.strip(), "pool": _nonempty(pool, "pool"), "schedule_kind": kind,
         "cron": cron, "rrule": rrule, "timezone": timezone, "anchor": now if kind else None,

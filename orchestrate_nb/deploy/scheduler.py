@@ -75,10 +75,9 @@ def schedule_due_runs(database: Database, now: dt.datetime | None = None) -> int
     work = _Pass(now or utcnow())
     with store.write(database) as conn:
         for deployment, flow_id in _due_deployments(conn, work.now):
-            try:
-                _plan_deployment(conn, deployment, flow_id, work)
-            except DeploymentError as exc:  # e.g. its timezone left the tz database
-                logger.warning("deployment %r is not scheduled: %s", deployment.name, exc)
+            slots = _slots_or_none(deployment, work)
+            if slots is not None:
+                _plan_deployment(conn, deployment, flow_id, work, *slots)
         store.insert_runs(conn, work.new_runs)
         if work.last_slots:
             conn.execute(update(Deployment).where(Deployment.id == bindparam("b_id"))
@@ -97,12 +96,39 @@ def _due_deployments(conn: Connection,
     return [(store.deployment_info(row[:-1]), row[-1]) for row in conn.execute(query)]
 
 
+def _slots_or_none(deployment: store.DeploymentInfo, work: _Pass
+                   ) -> tuple[list[dt.datetime], dt.datetime | None] | None:
+    """The deployment's slots until now and its next one; None (logged once) when they
+    cannot be computed — a schedule stored by an older version (``0 0 31 2 *``), a timezone
+    gone from the tz database: one such deployment must not stop the others' schedules,
+    nor the workers whose iterations run this pass."""
+    try:
+        schedule = schedule_of(deployment)
+        assert schedule is not None and deployment.last_slot is not None
+        return work.slots_until(schedule, deployment.last_slot)
+    except Exception as exc:  # whatever the schedule library raises
+        _warn_unschedulable(deployment, exc)
+        return None
+
+
+_warned: set[tuple[str, dt.datetime]] = set()  # (deployment id, updated): warned about
+
+
+def _warn_unschedulable(deployment: store.DeploymentInfo, exc: Exception) -> None:
+    if (deployment.id, deployment.updated) in _warned:
+        return
+    _warned.add((deployment.id, deployment.updated))
+    reason = str(exc) if isinstance(exc, DeploymentError) else \
+        f"its next run cannot be computed ({type(exc).__name__}: {exc})"
+    logger.warning("deployment %r is not scheduled: %s; redeploy it with another schedule "
+                   "or remove it", deployment.name, reason)
+
+
 def _plan_deployment(conn: Connection, deployment: store.DeploymentInfo, flow_id: int,
-                     work: _Pass) -> None:
-    schedule = schedule_of(deployment)
-    assert schedule is not None and deployment.last_slot is not None
+                     work: _Pass, missed: list[dt.datetime],
+                     upcoming: dt.datetime | None) -> None:
+    assert deployment.last_slot is not None
     last = deployment.last_slot
-    missed, upcoming = work.slots_until(schedule, last)
     if missed:
         pending = _pending_run_at(conn, deployment.id, last)
         chosen = _catch_up(deployment, ([last] if pending else []) + missed, work.now)

@@ -27,6 +27,10 @@ from orchestrate_nb.runtime.context import TaskRunContext, task_run_ctx
 from orchestrate_nb.settings import refresh_every_cache
 
 
+class CacheKeyTypeError(TypeError):
+    """A cache key that is not a string (nor None): the run is not cached."""
+
+
 class CachePlan(NamedTuple):
     """What a task's options say about caching, resolved once."""
 
@@ -94,7 +98,7 @@ class TaskRunCache:
         if self.reason is None:
             try:
                 self.key = self._compute_key(parameters, flow_ctx)
-            except FingerprintError as exc:
+            except (FingerprintError, CacheKeyTypeError) as exc:
                 self.reason = str(exc)
             except Exception as exc:  # noqa: BLE001 - user code (cache_key_fn, policies)
                 self.reason = f"the cache key could not be computed ({type(exc).__name__}: " \
@@ -106,6 +110,10 @@ class TaskRunCache:
             return _format_storage_key(plan.storage_key, parameters, self.task_run, flow_ctx)
         flow_parameters = flow_ctx.flow_run.parameters if flow_ctx is not None else {}
         key = plan.policy.compute_key(self._task_ctx(), parameters, flow_parameters)
+        if key is not None and not isinstance(key, str):
+            source = "cache_key_fn" if plan.global_keys else "the cache policy"
+            raise CacheKeyTypeError(f"{source} returned {type(key).__name__} "
+                                    f"{_short_repr(key)}, not a str (or None)")
         if key is None or plan.global_keys:
             return key
         return fingerprint_parts(self.task.task_key, key)
@@ -165,6 +173,11 @@ def _format_storage_key(template: str, parameters: dict[str, Any], task_run: Any
     ``flow_run``, e.g. ``"model-{parameters[name]}.pkl"``."""
     flow_run = flow_ctx.flow_run if flow_ctx is not None else None
     return template.format(parameters=parameters, task_run=task_run, flow_run=flow_run)
+
+
+def _short_repr(value: Any) -> str:
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _first_line(exc: BaseException) -> str:

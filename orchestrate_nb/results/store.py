@@ -12,6 +12,9 @@ Writes are atomic, so no reader ever sees half an entry:
 
 A missing, expired, truncated or garbled entry is a cache miss; an unreadable one also logs
 one warning on the ``orchestrate_nb.results`` logger. Nothing here raises on a lookup.
+
+Entries are signed, and a local folder others may write is not used (``trust.py``): with
+no secret to trust, lookups miss and writes are skipped, after one warning.
 """
 
 from __future__ import annotations
@@ -38,12 +41,15 @@ from orchestrate_nb.results.entry import (
     parse_header,
 )
 from orchestrate_nb.results.serializers import Serializer, dump_frames
+from orchestrate_nb.results.trust import Signer, folder_problem, results_signer, warn_once
 from orchestrate_nb.settings import HOME_ENV, RESULTS_URL_ENV, load_settings
 
 log = logging.getLogger("orchestrate_nb.results")
 MISS: tuple[bool, Any] = (False, None)
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*")
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+_TEMP_NAME = re.compile(r"\..+\.(\d+)\.[0-9a-f]{8}\.tmp")  # see LocalResultStore._put
+ORPHAN_AGE_SECONDS = 24 * 3600  # a temporary file this old is no write in progress
 _OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oci",
                             "memory", "r2", "oss", "cos"})
 
@@ -64,12 +70,14 @@ def entry_name(key: str) -> str:
     return "h-" + xxhash.xxh3_128(key.encode()).hexdigest()
 
 
-def _create(path: str, directory: str) -> BinaryIO:
-    """A new file (never an existing one), making its folder on first use."""
+def _create(path: str, directory: str, root: str) -> BinaryIO:
+    """A new file (never an existing one), making its folder on first use: private, as
+    ``trust.folder_problem`` wants it whatever the umask."""
     try:
         return open(path, "xb")  # noqa: SIM115 - the caller closes it
     except FileNotFoundError:
-        os.makedirs(directory, exist_ok=True)
+        os.makedirs(root, mode=0o700, exist_ok=True)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
         return open(path, "xb")  # noqa: SIM115
 
 
@@ -91,8 +99,11 @@ class ResultStore:
     def read(self, key: str) -> tuple[bool, Any]:
         """``(True, value)`` for a live entry, ``(False, None)`` otherwise; never raises."""
         name = entry_name(key)
+        signer = self._signer()
+        if signer is None:
+            return MISS
         try:
-            return self._load(name, key)
+            return self._load(name, key, signer)
         except FileNotFoundError:
             return MISS
         except CorruptEntry as exc:
@@ -109,11 +120,19 @@ class ResultStore:
               expires_in: float | None = None, task_key: str | None = None) -> None:
         """Serialize and store ``value`` under ``key``, atomically (raises on failure);
         it expires ``expires_in`` seconds from now (None: never)."""
+        signer = self._signer()
+        if signer is None:  # (warned once) an untrusted store: tasks run uncached
+            return
         frames = dump_frames(serializer, value)
         created = now()
         expires = created + expires_in if expires_in is not None else None
-        chunks = encode_entry(key, frames, serializer.name, created, expires, task_key)
+        chunks = encode_entry(key, frames, serializer.name, created, expires, task_key,
+                              signer)
         self._put(entry_name(key), chunks)
+
+    def _signer(self) -> Signer | None:
+        """What signs and checks entries; None when this store is not to be used."""
+        return results_signer()
 
     def describe(self, name: str) -> str:
         return f"{self.url.rstrip('/')}/{name}"
@@ -136,7 +155,7 @@ class ResultStore:
         return task if isinstance(task, str) else None
 
     # -- what a concrete store provides ------------------------------------------------
-    def _load(self, name: str, key: str) -> tuple[bool, Any]:
+    def _load(self, name: str, key: str, signer: Signer) -> tuple[bool, Any]:
         """Read the entry ``name`` and hand its bytes to ``load_entry``."""
         raise NotImplementedError
 
@@ -168,17 +187,27 @@ class LocalResultStore(ResultStore):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.root = os.path.abspath(os.path.expanduser(os.fspath(path)))
         self.url = self.root
+        self._checked = False  # the folder was found private (checked once it exists)
 
     def _path(self, name: str) -> str:
         return self.root + os.sep + name
 
-    def _load(self, name: str, key: str) -> tuple[bool, Any]:
+    def _signer(self) -> Signer | None:
+        if not self._checked:
+            problem = folder_problem(self.root)
+            if problem is not None:
+                warn_once(problem)
+                return None
+            self._checked = os.path.isdir(self.root)
+        return results_signer()
+
+    def _load(self, name: str, key: str, signer: Signer) -> tuple[bool, Any]:
         # os.open/os.read: no file object, half the cost of open() for a small entry
         fd = os.open(self._path(name), _READ_FLAGS)
         try:
             head = os.read(fd, HEAD_READ)
             size = len(head) if len(head) < HEAD_READ else os.fstat(fd).st_size
-            return load_entry(head, size, _reader(fd), key, name == key, now())
+            return load_entry(head, size, _reader(fd), key, name == key, now(), signer)
         finally:
             os.close(fd)
 
@@ -190,7 +219,7 @@ class LocalResultStore(ResultStore):
         directory, base = os.path.split(path)
         temp = os.path.join(directory, f".{base}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         try:
-            with _create(temp, directory) as f:
+            with _create(temp, directory, self.root) as f:
                 for chunk in chunks:
                     f.write(chunk)
             os.replace(temp, path)
@@ -205,6 +234,27 @@ class LocalResultStore(ResultStore):
         except FileNotFoundError:
             return False
         return True
+
+    def clear(self, task_key: str | None = None) -> int:
+        self._sweep_orphans()
+        return super().clear(task_key)
+
+    def _sweep_orphans(self) -> None:
+        """Delete the temporary files of writes that never finished: their process is gone
+        (killed mid-write), or they are a day old."""
+        from orchestrate_nb.store.processes import is_local_process_alive
+
+        for directory, subdirs, files in os.walk(self.root):
+            subdirs[:] = [d for d in subdirs if not d.startswith(".")]
+            for name in files:
+                match = _TEMP_NAME.fullmatch(name)
+                if match is None:
+                    continue
+                path = os.path.join(directory, name)
+                with suppress(OSError):
+                    if not is_local_process_alive(int(match[1]), None) or \
+                            time.time() - os.stat(path).st_mtime > ORPHAN_AGE_SECONDS:
+                        os.unlink(path)
 
     def _names(self) -> list[str]:
         names = []
@@ -241,9 +291,9 @@ class FsspecResultStore(ResultStore):
     def _path(self, name: str) -> str:
         return f"{self.root}/{name}"
 
-    def _load(self, name: str, key: str) -> tuple[bool, Any]:
+    def _load(self, name: str, key: str, signer: Signer) -> tuple[bool, Any]:
         data = self.fs.cat_file(self._path(name))
-        return load_entry(data, len(data), None, key, name == key, now())
+        return load_entry(data, len(data), None, key, name == key, now(), signer)
 
     def _put(self, name: str, chunks: Iterable[Any]) -> None:
         data = b"".join(chunks)  # remote writes: one copy is cheap next to the network

@@ -83,7 +83,8 @@ class DaskTaskRunner(LoopDrivenTaskRunner):
         if address:
             return await Client(address, **client_kwargs)
         cluster_class = _resolve_class(self.cluster_class or DEFAULT_CLUSTER_CLASS)
-        self._cluster = cluster_class(**{**self.cluster_kwargs, "asynchronous": True})
+        self._cluster = cluster_class(**{**_local_only(cluster_class), **self.cluster_kwargs,
+                                         "asynchronous": True})
         await self._cluster  # starts it; _close closes it even if this fails
         if self.adapt_kwargs:
             self._cluster.adapt(**self.adapt_kwargs)
@@ -200,6 +201,17 @@ async def _cancel(client: Any, future: Any) -> None:
         await client.cancel([future])
     except Exception:  # noqa: BLE001 - the cluster may be gone; the run is over anyway
         return
+
+
+def _local_only(cluster_class: Any) -> dict[str, Any]:
+    """A LocalCluster serves its dashboard on every interface (``0.0.0.0:8787``) unless
+    told otherwise: it shows task code, arguments and logs, so only this machine may see
+    it (``cluster_kwargs={"dashboard_address": ...}`` still chooses)."""
+    from distributed import LocalCluster
+
+    if isinstance(cluster_class, type) and issubclass(cluster_class, LocalCluster):
+        return {"dashboard_address": "127.0.0.1:8787"}
+    return {}
 
 
 def _resolve_class(cluster_class: Any) -> Any:

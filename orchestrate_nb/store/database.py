@@ -10,6 +10,7 @@ meets another writer fails at once with SQLITE_BUSY instead of waiting.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -90,9 +91,26 @@ def create_database(settings: Settings) -> Database:
         url = normalise_url(settings.database_url)
         if url.get_backend_name() == "sqlite":
             return Database(_sqlite_engine(url, settings.home))
+        _quiet_pipeline_exit()
         return Database(create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps))
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise StoreError(f"cannot use database URL {settings.database_url!r}: {exc}") from exc
+
+
+class _PipelineExitFilter(logging.Filter):
+    """psycopg runs an ``executemany`` in a pipeline; when the statement fails (a lost
+    connection), leaving the pipeline fails too and psycopg logs "error ignored terminating
+    <psycopg.Pipeline [BAD]>" on top of raising the first error. That error is ours to
+    handle (the writer retries it; a command says it in one line): the note is noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("error ignored terminating")
+
+
+def _quiet_pipeline_exit() -> None:
+    psycopg_logger = logging.getLogger("psycopg")
+    if not any(isinstance(f, _PipelineExitFilter) for f in psycopg_logger.filters):
+        psycopg_logger.addFilter(_PipelineExitFilter())
 
 
 def open_database(settings: Settings | None = None) -> Database:

@@ -206,3 +206,29 @@ def test_unannotated_flow_parameters_given_as_text_are_read_as_papermill_reads_t
     refused = cli("deploy", f"{flows}:etl", "--name", "etl2", "--kernel", "python3")
     assert (refused.code, refused.err) == (
         1, "Error: --kernel and --cwd are options of notebook deployments\n")
+
+
+@pytest.mark.parametrize("schedule", [
+    ["--cron", "0 0 31 2 *"], ["--cron", "0 0 30 2 *"], ["--interval", "1e308"],
+    ["--interval", "3e11"], ["--rrule", "FREQ=DAILY;COUNT=1;BYMONTH=2;BYMONTHDAY=30"],
+], ids=["feb-31", "feb-30", "interval-1e308", "interval-3e11", "rrule-feb-30"])
+def test_a_schedule_that_never_fires_is_refused_with_one_line(cli, notebook, query, schedule):
+    result = cli("deploy", str(notebook), "--name", "never", *schedule)
+    assert result.code == 1
+    assert result.err.startswith("Error: ") and "never fires" in result.err
+    assert result.err.count("\n") == 1
+    assert deployments(query) == []
+    with pytest.raises(DeploymentError, match="never fires"):
+        orchestrate_nb.deploy_notebook(notebook, "never", cron="0 0 31 2 *")
+    assert deployments(query) == []
+
+
+def test_deployment_ls_notes_a_stored_schedule_that_cannot_fire(cli, notebook, save):
+    import datetime as dt
+
+    orchestrate_nb.deploy_notebook(notebook, "nightly", cron="0 2 * * *")
+    save(dt.datetime.now(dt.timezone.utc), name="impossible", cron="0 0 31 2 *")  # (older)
+    listing = cli("deployment", "ls")
+    assert listing.code == 0, listing.err
+    assert "nightly" in listing.out and "impossible" in listing.out
+    assert "never: this schedule cannot fire" in listing.out

@@ -47,6 +47,8 @@ def test_flow_deploy_reads_untyped_parameters_as_papermill_and_takes_run_options
 @pytest.mark.parametrize(("line", "message"), [
     ("--name x -p zz=1", "unknown parameter 'zz'"),
     ("--name x --cron 'not cron'", "invalid cron expression 'not cron'"),
+    ("--name x --cron '0 0 31 2 *'", "cron 0 0 31 2 \\* \\(UTC\\) never fires"),
+    ("--name x --interval 1e308", "every 1e\\+308 s never fires"),
     ("--name x --cron '* * * * *' --interval 5", "not allowed with argument"),
     ("--cron '* * * * *'", "the following arguments are required: --name"),
     ("--name x --cache sometimes", "unknown cache mode 'sometimes'"),

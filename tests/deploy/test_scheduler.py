@@ -197,3 +197,21 @@ def test_a_deployment_whose_schedule_broke_does_not_stop_the_others(database, qu
     assert schedule_due_runs(database, utc(2024, 5, 1, 0, 1)) == 1
     assert len(runs(query, "fine")) == 1
     assert "deployment 'broken' is not scheduled: unknown timezone" in caplog.text
+
+
+@pytest.mark.parametrize("broken", [
+    {"cron": "0 0 31 2 *"},
+    {"cron": None, "schedule_kind": "interval", "interval_seconds": 1e308},
+    {"cron": None, "schedule_kind": "interval", "interval_seconds": 3e11},
+], ids=["feb-31", "interval-1e308", "interval-3e11"])
+def test_a_stored_schedule_that_cannot_fire_is_skipped_with_one_warning(
+        database, query, save, caplog, broken):
+    # as an older version stored it: today's deploy refuses such schedules
+    save(utc(2024, 5, 1), name="impossible", anchor=utc(2024, 5, 1), **broken)
+    save(utc(2024, 5, 1), name="fine")
+    assert schedule_due_runs(database, utc(2024, 5, 1, 0, 1)) == 1
+    assert schedule_due_runs(database, utc(2024, 5, 2, 2, 0, 1)) == 1  # the next slot's run
+    assert [slot(r) for r in runs(query, "fine")] == [utc(2024, 5, 2, 2), utc(2024, 5, 3, 2)]
+    assert runs(query, "impossible") == []
+    warnings = [r.getMessage() for r in caplog.records if "'impossible'" in r.getMessage()]
+    assert len(warnings) == 1 and "is not scheduled" in warnings[0]

@@ -75,3 +75,16 @@ def test_an_invalid_schedule_is_one_line_naming_it(make, message):
     with pytest.raises(DeploymentError, match=message) as caught:
         make()
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("rrule", [
+    "DTSTART:20240101T090000\nRRULE:FREQ=DAILY",
+    "DTSTART:20240101T090000 RRULE:FREQ=DAILY",
+    "DTSTART:20240101T090000\\nRRULE:FREQ=DAILY",  # "\n" typed on a command line
+    "DTSTART;TZID=Europe/Berlin:20240101T090000\nRRULE:FREQ=DAILY",
+    "DTSTART:20240101T080000Z\nRRULE:FREQ=DAILY;UNTIL=20300101T000000Z",
+], ids=["newline", "space", "escaped-newline", "tzid", "utc"])
+def test_an_rrule_with_a_dtstart_starts_there_as_dateutil_reads_it(rrule):
+    daily = RRuleSchedule(rrule, "Europe/Berlin", utc(2024, 3, 1))
+    slots = next_slots(daily, utc(2024, 3, 30), utc(2024, 4, 1))
+    assert local_times(slots) == ["03-30 09:00+0100", "03-31 09:00+0200"]

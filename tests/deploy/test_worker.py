@@ -163,3 +163,16 @@ def test_deployment_run_watch_follows_the_run_until_the_end(
         " · 1 task run: 1 Completed")  # the summary: duration, task runs by state
     failing = cli("deployment", "run", "nope", "--watch")
     assert failing.code == 1 and failing.err.startswith("Error: no deployment named 'nope'")
+
+
+def test_a_stored_schedule_that_cannot_fire_does_not_stop_a_worker(
+        tmp_path: Path, database: Database, query: Query, save: Any) -> None:
+    import datetime as dt
+
+    # stored by a deploy_notebook() of an older version (today's refuses it)
+    save(dt.datetime.now(dt.timezone.utc), name="impossible", cron="0 0 31 2 *")
+    notebook = write_task_notebook(tmp_path / "etl.ipynb", "%%task load\ndata = list(range(n))")
+    deploy_notebook(notebook, name="etl")
+    run_id = trigger_deployment("etl")
+    run_worker_once()
+    assert run_row(query, run_id)["state_type"] == "COMPLETED"

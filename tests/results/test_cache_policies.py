@@ -407,3 +407,24 @@ def test_the_module_is_importable_as_in_prefect():
 
     assert "orchestrate_nb.cache_policies" in sys.modules
     assert default is DEFAULT
+
+
+@pytest.mark.parametrize("key", [42, {"k": 1}, b"bytes"], ids=["int", "dict", "bytes"])
+def test_a_cache_key_fn_returning_a_non_string_runs_uncached_with_one_line(events, key):
+    calls = []
+
+    @task(cache_key_fn=lambda ctx, params: key)
+    def work(x):
+        calls.append(x)
+        return x
+
+    @flow
+    def pipeline():
+        return work(1), work(1)
+
+    assert pipeline() == (1, 1)
+    assert calls == [1, 1]
+    warnings = [line for line in events.log_lines() if line.startswith("not cached:")]
+    assert len(warnings) == 2 and "\n" not in warnings[0]
+    assert f"cache_key_fn returned {type(key).__name__}" in warnings[0]
+    assert "not a str" in warnings[0]

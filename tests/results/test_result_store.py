@@ -39,7 +39,7 @@ def test_entries_live_under_the_home_results_folder(entries, events, results_dir
     square, _ = counted_square()
     square(3)
     (entry,) = entries(results_dir)
-    assert entry.read_bytes().startswith(b"ONBR1 ")
+    assert entry.read_bytes().startswith(b"ONBR2 ")
 
 
 def test_a_truncated_entry_is_a_miss_with_one_warning_and_the_task_runs_again(
@@ -90,7 +90,7 @@ def test_a_large_numpy_result_round_trips_through_out_of_band_frames(entries, ev
     again["a"][0] = 5.0  # restored arrays are writable
     (entry,) = entries(results_dir)
     header = entry.read_bytes().split(b"\n", 1)[0].decode()
-    assert len(header.split(" ")[4].split(",")) >= 2  # the array went out of band
+    assert len(header.split(" ")[5].split(",")) >= 2  # the array went out of band
 
 
 def test_a_truncated_large_entry_is_a_miss(entries, events, results_dir, results_warnings):
@@ -325,3 +325,36 @@ def test_an_unknown_serializer_name_is_a_reason_not_a_crash(events):
     assert square(3) == 9
     assert any("not cached: unknown result serializer 'yaml'" in line
                for line in events.log_lines())
+
+
+KILLED_WRITER = """
+import sys, time
+from orchestrate_nb.results.store import LocalResultStore
+
+def chunks():
+    yield b"half an entry"
+    print("writing", flush=True)
+    time.sleep(600)
+
+LocalResultStore(sys.argv[1])._put("entry", chunks())
+"""
+
+
+def test_clearing_the_cache_sweeps_the_temporary_file_of_a_killed_write(home, tmp_path):
+    import subprocess
+    import sys
+
+    root = home / "results"
+    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(root)],
+                              stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "writing"
+    finally:
+        writer.kill()
+        writer.wait()
+    (orphan,) = [p for p in root.iterdir() if p.name.endswith(".tmp")]
+    in_progress = root / f".other.{os.getpid()}.0123abcd.tmp"  # a live process's write
+    in_progress.write_bytes(b"")
+    assert LocalResultStore(root).clear() == 0
+    assert not orphan.exists() and in_progress.exists()

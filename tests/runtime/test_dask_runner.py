@@ -78,6 +78,30 @@ def test_the_default_runner_starts_a_local_cluster_of_worker_processes(events):
     assert pid != os.getpid() and address.startswith("tcp://")
 
 
+def _listening_on_every_interface() -> list[str]:
+    """Sockets this process and its children listen on for any machine (0.0.0.0, ::)."""
+    import psutil
+
+    me = psutil.Process()
+    pids = {me.pid} | {child.pid for child in me.children(recursive=True)}
+    return [f"{c.laddr.ip}:{c.laddr.port}" for c in psutil.net_connections("inet")
+            if c.status == psutil.CONN_LISTEN and c.pid in pids
+            and c.laddr.ip in ("0.0.0.0", "::", "")]
+
+
+def test_a_dask_flow_listens_on_this_machine_only_dashboard_included(events):
+    @task
+    def probe():
+        return 1
+
+    @flow(task_runner=DaskTaskRunner())
+    def f():
+        probe.submit().result()  # the cluster is up
+        return _listening_on_every_interface()
+
+    assert f() == []
+
+
 def test_a_failure_on_a_worker_is_retried_then_raised_with_its_type_and_message(
         events, tmp_path):
     attempts = tmp_path / "attempts"

@@ -279,10 +279,20 @@ def test_a_task_returning_a_state_ends_in_that_state(events):
     ({"timeout_seconds": 0}, "timeout_seconds must be a positive number"),
     ({"tags": "one-string"}, "tags must be a list of strings"),
     ({"on_failure": [42]}, "hooks must be callables"),
-])
+    ({"retries": 2, "retry_delay_seconds": "abc"},
+     "retry_delay_seconds takes seconds ≥ 0: a number, a list of numbers .* got 'abc'"),
+    ({"retries": 2, "retry_delay_seconds": [1, "x"]}, "retry_delay_seconds takes seconds"),
+    ({"retries": 2, "retry_delay_seconds": -1}, "retry_delay_seconds takes seconds ≥ 0"),
+    ({"retries": 2, "retry_delay_seconds": float("nan")}, "retry_delay_seconds takes seconds"),
+    ({"retries": 2, "retry_delay_seconds": lambda n: "soon"},
+     "retry_delay_seconds takes seconds .* \\(which returned 'soon'\\)"),
+    ({"retry_jitter_factor": "lots"}, "retry_jitter_factor takes a number ≥ 0"),
+], ids=["retries", "timeout", "tags", "hooks", "delay-string", "delay-list-item",
+        "delay-negative", "delay-nan", "delay-callable", "jitter-string"])
 def test_bad_task_options_are_refused_at_decoration_with_a_clear_message(bad, message):
-    with pytest.raises((ValueError, TypeError), match=message):
+    with pytest.raises((ValueError, TypeError), match=message) as refused:
         task(**bad)(lambda: None)
+    assert "\n" not in str(refused.value) and "task '<lambda>'" in str(refused.value)
 
 
 def test_with_options_makes_a_changed_copy(events):

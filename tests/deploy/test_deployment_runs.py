@@ -45,10 +45,13 @@ def printed(run: dict[str, Any], display: str | None = None) -> str:
 
 
 def run_interactively(notebook: Path) -> None:
-    """Execute the notebook in a kernel of its own, as a user's session would."""
+    """Execute the notebook in a kernel of its own, as a user's session would (JupyterLab
+    tells the kernel its notebook in JPY_SESSION_NAME)."""
     nb = nbformat.read(notebook, as_version=4)
-    NotebookClient(nb, timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("JPY_SESSION_NAME", str(notebook))
+        NotebookClient(nb, timeout=120, kernel_name="python3",
+                       resources={"metadata": {"path": str(notebook.parent)}}).execute()
 
 
 def test_a_deployment_run_computes_afresh_after_an_interactive_session_unless_it_reuses(

@@ -48,6 +48,16 @@ def stream(outputs: list[Any], name: str = "stdout") -> str:
     return "".join(o.text for o in outputs if o.output_type == "stream" and o.name == name)
 
 
+_RUN_LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} \| ")
+
+
+def printed(outputs: list[Any]) -> str:
+    """What the cell printed on stdout, without the run logger's INFO lines (in a kernel,
+    lines below WARNING go to stdout too)."""
+    return "".join(line for line in stream(outputs).splitlines(keepends=True)
+                   if not _RUN_LOG_LINE.match(line))
+
+
 def displays(outputs: list[Any]) -> list[dict[str, Any]]:
     return [dict(o.data) for o in outputs if o.output_type == "display_data"]
 

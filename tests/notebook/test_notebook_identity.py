@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from kernels import LOAD, badge, displays, execute, notebook_of, run_cells, stream
+from kernels import LOAD, badge, displays, execute, notebook_of, printed, run_cells, stream
 from polling import WAIT_SECONDS
 
 
@@ -30,7 +30,7 @@ def test_a_cell_edited_and_run_but_not_saved_is_not_stale_and_flow_run_runs_that
     note = "the saved notebook differs from what this kernel ran (double): save with Ctrl+S\n"
     assert status_rows(outputs[3])["double"].startswith("completed")
     assert stream(outputs[3]) == note
-    assert stream(outputs[4]).startswith(note + "double: ⟳ cached")
+    assert printed(outputs[4]).startswith(note + "double: ⟳ cached")
     assert stream(outputs[5]) == "9\n"
     assert stream(outputs[6]) == note
 
@@ -119,4 +119,4 @@ def test_flow_run_of_another_notebook_uses_that_notebook_s_cache(
     execute(nbformat.read(str(other), as_version=4), tmp_path, allow_errors=False)
     monkeypatch.setenv("JPY_SESSION_NAME", str(main))
     executed = execute(nbformat.read(str(main), as_version=4), tmp_path, allow_errors=False)
-    assert stream(executed.cells[1].outputs).startswith("total: ⟳ cached")
+    assert printed(executed.cells[1].outputs).startswith("total: ⟳ cached")

@@ -5,6 +5,10 @@ SQLite is set up so that several processes and a notebook can write at once with
 connection, and write transactions that start with ``BEGIN IMMEDIATE``. pysqlite's deferred
 ``BEGIN`` would take the write lock only at the first write, and a read→write upgrade that
 meets another writer fails at once with SQLITE_BUSY instead of waiting.
+
+Engines never put bound parameters in their errors (``hide_parameters``): they hold run
+parameters and log lines, which may be secret, and errors end up in logs. A URL is only
+ever shown with its password masked.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from orchestrate_nb.errors import StoreError
-from orchestrate_nb.settings import Settings, load_settings
+from orchestrate_nb.private_files import private_file, private_home
+from orchestrate_nb.settings import Settings, load_settings, mask_url
 
 BUSY_TIMEOUT_SECONDS = 30.0
+CONNECT_TIMEOUT_SECONDS = 5  # PostgreSQL, unless the URL says otherwise (libpq waits forever)
 SQLITE_CACHE_KIB = 16384  # random-key index inserts of big flows stay in memory
 _WRITE_OPTION = "orchestrate_nb_write"
 
@@ -90,9 +96,13 @@ def create_database(settings: Settings) -> Database:
         url = normalise_url(settings.database_url)
         if url.get_backend_name() == "sqlite":
             return Database(_sqlite_engine(url, settings.home))
-        return Database(create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps))
+        connect_args = {} if "connect_timeout" in url.query else {
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        return Database(create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps,
+                                      hide_parameters=True, connect_args=connect_args))
     except (SQLAlchemyError, ImportError, ValueError) as exc:
-        raise StoreError(f"cannot use database URL {settings.database_url!r}: {exc}") from exc
+        raise StoreError(f"cannot use database URL {settings.masked_database_url!r}: "
+                         f"{mask_url(str(exc))}") from exc
 
 
 def open_database(settings: Settings | None = None) -> Database:
@@ -109,11 +119,11 @@ def open_database(settings: Settings | None = None) -> Database:
 
 
 def _sqlite_engine(url: URL, home: Path) -> Engine:
-    home.mkdir(parents=True, exist_ok=True)
+    private_home(home)
     if url.database and url.database != ":memory:":
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        private_file(Path(url.database).expanduser())  # SQLite gives its -wal, -shm and journal files the same mode
     engine = create_engine(
-        url, json_serializer=_json_dumps,
+        url, json_serializer=_json_dumps, hide_parameters=True,
         connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
     )
     event.listen(engine, "connect", _configure_sqlite_connection)

@@ -14,6 +14,7 @@ ever shown with its password masked.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,7 +100,8 @@ def create_database(settings: Settings) -> Database:
         connect_args = {} if "connect_timeout" in url.query else {
             "connect_timeout": CONNECT_TIMEOUT_SECONDS}
         return Database(create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps,
-                                      hide_parameters=True, connect_args=connect_args))
+                                      json_deserializer=_json_loads, hide_parameters=True,
+                                      connect_args=connect_args))
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise StoreError(f"cannot use database URL {settings.masked_database_url!r}: "
                          f"{mask_url(str(exc))}") from exc
@@ -123,7 +125,7 @@ def _sqlite_engine(url: URL, home: Path) -> Engine:
     if url.database and url.database != ":memory:":
         private_file(Path(url.database).expanduser())  # SQLite gives its -wal, -shm and journal files the same mode
     engine = create_engine(
-        url, json_serializer=_json_dumps, hide_parameters=True,
+        url, json_serializer=_json_dumps, json_deserializer=_json_loads, hide_parameters=True,
         connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
     )
     event.listen(engine, "connect", _configure_sqlite_connection)
@@ -133,7 +135,37 @@ def _sqlite_engine(url: URL, home: Path) -> Engine:
 
 def _json_dumps(value: Any) -> str:
     # Compact, and never failing: a value JSON cannot hold is recorded as its str().
-    return json.dumps(value, default=str, separators=(",", ":"))
+    try:
+        return json.dumps(value, default=str, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # inf or nan: PostgreSQL refuses JSON's unofficial Infinity and NaN
+        return json.dumps(_tag_non_finite(value), default=str, separators=(",", ":"))
+
+
+def _json_loads(text: str | bytes) -> Any:
+    if (_FLOAT_TAG_BYTES if isinstance(text, bytes) else _FLOAT_TAG) not in text:  # type: ignore[operator]
+        return json.loads(text)
+    return json.loads(text, object_hook=_untag_non_finite)
+
+
+# A float JSON cannot hold (inf, -inf, nan) is stored as {"$float": "inf"}, on every backend.
+_FLOAT_TAG = "$float"
+_FLOAT_TAG_BYTES = _FLOAT_TAG.encode()
+
+
+def _tag_non_finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return {_FLOAT_TAG: repr(value)}
+    if isinstance(value, dict):
+        return {key: _tag_non_finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_tag_non_finite(item) for item in value]
+    return value
+
+
+def _untag_non_finite(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and isinstance(obj.get(_FLOAT_TAG), str):
+        return float(obj[_FLOAT_TAG])
+    return obj
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:

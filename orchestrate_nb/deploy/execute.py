@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrate_nb.errors import DeploymentError
+from orchestrate_nb.private_files import private_file
 from orchestrate_nb.settings import FLOW_RUN_ID_ENV, load_settings
 from orchestrate_nb.store import claims
 from orchestrate_nb.store.database import Database, open_database
@@ -120,7 +121,7 @@ def _run_notebook(database: Database, run_id: str, notebook: Path,
     from orchestrate_nb.runtime.reporting import flush_and_close_store
 
     output = executed_notebook_path(run_id)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    private_file(output)  # papermill then writes into it: it keeps mode 0600
     with database.write() as conn:
         conn.execute(update(FlowRun).where(FlowRun.id == run_id)
                      .values(executed_notebook=str(output)))

@@ -30,6 +30,7 @@ from typing import Any, BinaryIO
 import xxhash
 
 from orchestrate_nb.errors import OrchestrateError
+from orchestrate_nb.private_files import open_private, private_dir
 from orchestrate_nb.results.entry import (
     HEAD_READ,
     CorruptEntry,
@@ -44,6 +45,7 @@ log = logging.getLogger("orchestrate_nb.results")
 MISS: tuple[bool, Any] = (False, None)
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*")
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+_CREATE_FLAGS = os.O_WRONLY | os.O_EXCL | getattr(os, "O_BINARY", 0)
 _OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oci",
                             "memory", "r2", "oss", "cos"})
 
@@ -65,12 +67,12 @@ def entry_name(key: str) -> str:
 
 
 def _create(path: str, directory: str) -> BinaryIO:
-    """A new file (never an existing one), making its folder on first use."""
+    """A new file (never an existing one, mode 0600), making its folder (0700) on first use."""
     try:
-        return open(path, "xb")  # noqa: SIM115 - the caller closes it
+        return os.fdopen(open_private(path, _CREATE_FLAGS), "wb")
     except FileNotFoundError:
-        os.makedirs(directory, exist_ok=True)
-        return open(path, "xb")  # noqa: SIM115
+        private_dir(directory)
+        return os.fdopen(open_private(path, _CREATE_FLAGS), "wb")
 
 
 def _reader(fd: int) -> Callable[[memoryview], int]:

@@ -118,7 +118,10 @@ class StoreStatus:
     def _log_bad_data(self, events: Sequence[object], exc: BaseException) -> None:
         if not self._bad_data_logged:
             self._bad_data_logged = True
-            log.error("run store at %s could not record %r; run history will be incomplete",
-                      self.display_url, events[0], exc_info=exc)
+            # The event's kind and run, not its repr: that holds parameters and log lines.
+            log.error("run store at %s could not record a %s of run %s; run history will be "
+                      "incomplete", self.display_url, type(events[0]).__name__,
+                      getattr(events[0], "id", None) or getattr(events[0], "run_id", "?"),
+                      exc_info=exc)
         else:
             log.error("run store could not record %d more event(s): %s", len(events), reason(exc))

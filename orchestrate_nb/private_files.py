@@ -47,7 +47,12 @@ def open_private(path: str | os.PathLike[str], flags: int) -> int:
 
 
 def private_file(path: str | os.PathLike[str]) -> Path:
-    """``path`` created empty with mode 0600 if it does not exist (others then write it)."""
+    """``path`` created empty with mode 0600 if it does not exist (others then write it).
+
+    An existing file is never opened: closing any descriptor of a SQLite database drops
+    every lock this process's connections hold on it.
+    """
     private_dir(Path(path).parent)
-    os.close(open_private(path, os.O_WRONLY))
+    with contextlib.suppress(FileExistsError):
+        os.close(open_private(path, os.O_WRONLY | os.O_EXCL))
     return Path(path)

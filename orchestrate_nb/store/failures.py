@@ -45,17 +45,26 @@ def classify(exc: BaseException) -> Failure:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return Failure.TRANSIENT
     original = getattr(exc, "orig", None) or exc
-    sqlite_name = str(getattr(original, "sqlite_errorname", ""))
-    message = str(original).lower()
-    if sqlite_name.startswith(_SQLITE_CORRUPT) or any(m in message for m in _CORRUPT_MESSAGES):
-        return Failure.CORRUPT
-    if sqlite_name.startswith(_SQLITE_TRANSIENT) or "database is locked" in message:
-        return Failure.TRANSIENT
-    if getattr(original, "sqlstate", None) in _PG_TRANSIENT:
+    if type(original).__module__.startswith("sqlite3"):
+        kind = _classify_sqlite(original)
+        if kind is not None:
+            return kind
+    elif getattr(original, "sqlstate", None) in _PG_TRANSIENT:
         return Failure.TRANSIENT
     if isinstance(exc, OperationalError | InterfaceError | ConnectionError | OSError):
         return Failure.UNAVAILABLE
     return Failure.BAD_DATA
+
+
+def _classify_sqlite(error: BaseException) -> Failure | None:
+    # sqlite_errorname is Python 3.11+; the messages are SQLite's own, for 3.10.
+    name = str(getattr(error, "sqlite_errorname", ""))
+    message = str(error).lower()
+    if name.startswith(_SQLITE_CORRUPT) or any(m in message for m in _CORRUPT_MESSAGES):
+        return Failure.CORRUPT
+    if name.startswith(_SQLITE_TRANSIENT) or "database is locked" in message:
+        return Failure.TRANSIENT
+    return None
 
 
 def is_transient(exc: BaseException) -> bool:

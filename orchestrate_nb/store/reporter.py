@@ -108,8 +108,8 @@ class StoreReporter:
         self.flush(timeout)
         self._closing = True
         self._wake.set()
-        # A store that is stuck must not hold the interpreter's exit: what it has not written
-        # by now is lost (and counted).
+        # A store that is stuck must not hold the interpreter's exit: what the writer has not
+        # written by then is lost with its daemon thread.
         self._thread.join(self.settings.flush_wait if timeout is None else timeout)
         atexit.unregister(self._at_exit)
         if self._queue and not self._thread.is_alive():

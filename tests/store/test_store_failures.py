@@ -157,3 +157,28 @@ def test_a_corrupt_store_is_named_once_and_not_written_to(orchestrate_home):
     assert path.read_bytes() == corrupted  # nothing more was written to it
     wal = path.with_name(path.name + "-wal")
     assert not wal.exists() or wal.stat().st_size == 0
+
+
+def test_only_locks_and_dropped_connections_are_waited_for():
+    import psycopg
+    from sqlalchemy.exc import DatabaseError, DataError, OperationalError
+
+    from orchestrate_nb.store.failures import Failure, classify
+
+    def wrapped(cls, error, **kwargs):
+        return cls("INSERT ...", {}, error, **kwargs)
+
+    kinds = {
+        "locked": wrapped(OperationalError, sqlite3.OperationalError("database is locked")),
+        "dropped": wrapped(OperationalError, psycopg.OperationalError("server closed the "
+                           "connection unexpectedly"), connection_invalidated=True),
+        "refused": wrapped(OperationalError, psycopg.OperationalError("connection refused")),
+        "full": wrapped(OperationalError, sqlite3.OperationalError("database or disk is full")),
+        "corrupt": wrapped(DatabaseError, sqlite3.DatabaseError("database disk image is "
+                                                                 "malformed")),
+        "bad row": wrapped(DataError, psycopg.DataError("malformed array literal")),
+    }
+    assert {name: classify(exc) for name, exc in kinds.items()} == {
+        "locked": Failure.TRANSIENT, "dropped": Failure.TRANSIENT,
+        "refused": Failure.UNAVAILABLE, "full": Failure.UNAVAILABLE,
+        "corrupt": Failure.CORRUPT, "bad row": Failure.BAD_DATA}

@@ -102,7 +102,7 @@ def create_database(settings: Settings) -> Database:
         return Database(create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps,
                                       json_deserializer=_json_loads, hide_parameters=True,
                                       connect_args=connect_args))
-    except (SQLAlchemyError, ImportError, ValueError) as exc:
+    except (SQLAlchemyError, ImportError, ValueError, OSError) as exc:  # OSError: its folder
         raise StoreError(f"cannot use database URL {settings.masked_database_url!r}: "
                          f"{mask_url(str(exc))}") from exc
 

@@ -227,9 +227,10 @@ class StoreReporter:
             delay = min(delay * 2, 5.0)
 
     def _heartbeat(self) -> None:
-        if self._writer is not None and self._writer.has_open_runs:
+        writer = self._writer
+        if writer is not None and writer.has_open_runs and not writer.status.corrupt:
             try:
-                self._writer.heartbeat()
+                writer.heartbeat()
             except Exception as exc:
                 log.debug("run store heartbeat failed: %s", exc)
 

@@ -319,6 +319,33 @@ def test_an_unreachable_database_is_reported_in_one_line_without_waiting_for_it(
     assert record.exc_info is None and "sesame" not in caplog.text
 
 
+def test_a_store_that_comes_back_records_again_and_says_so(tmp_path, monkeypatch, synthetic,
+                                                           caplog):
+    from orchestrate_nb.settings import load_settings
+    from orchestrate_nb.store import reporter as reporter_module
+    from orchestrate_nb.store.repository import open_repository
+
+    monkeypatch.setattr(reporter_module, "REOPEN_INTERVAL", 0.0)
+    blocker = tmp_path / "not-yet"
+    blocker.write_text("a file where the store's folder should be")
+    monkeypatch.setenv("ORCHESTRATE_NB_DATABASE_URL", f"sqlite:///{blocker}/runs.db")
+    lost, kept = synthetic.flow_run_created(), synthetic.flow_run_created()
+    with caplog.at_level(logging.WARNING, logger="orchestrate_nb.store"):
+        reporter = StoreReporter(load_settings())
+        reporter.emit(lost)
+        reporter.flush()
+        blocker.unlink()
+        reporter.emit(kept)
+        reporter.flush()
+        reporter.close()
+
+    with open_repository() as repository:
+        assert [run.id for run in repository.list_flow_runs()] == [kept.id]
+    assert [r.getMessage().split(" at ")[0] for r in caplog.records] == [
+        "run store unreachable", "run store"]
+    assert "records again (1 event(s) were not recorded)" in caplog.records[1].getMessage()
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_flow_returns_after_the_flush_wait_while_the_store_is_locked_and_is_recorded_later(
         settings, query, monkeypatch):

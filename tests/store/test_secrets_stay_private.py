@@ -19,6 +19,7 @@ URL_PASSWORD = "hunter2xyz"  # the test server trusts every connection: any pass
 PARAMETER_VALUE = "hunter2param"
 
 SCRIPT = f"""
+    from pydantic import SecretStr
     from orchestrate_nb import flow, get_run_logger, task
 
     @task(persist_result=True)
@@ -27,10 +28,11 @@ SCRIPT = f"""
         return user
 
     @flow
-    def etl(user: str, password: str, config: dict) -> str:
-        return connect(user, password)
+    def etl(user: str, password: str, config: dict, dsn: SecretStr) -> str:
+        return connect(user, password) + dsn.get_secret_value()[:0]
 
-    print(etl("ada", "{PARAMETER_VALUE}", {{"api_key": "{PARAMETER_VALUE}", "rows": 3}}))
+    print(etl("ada", "{PARAMETER_VALUE}", {{"api_key": "{PARAMETER_VALUE}", "rows": 3}},
+              "{PARAMETER_VALUE}"))
 """
 
 
@@ -72,6 +74,7 @@ def test_no_password_is_in_the_home_or_the_output(database_url, orchestrate_home
     (run,) = query("SELECT id, parameters FROM flow_runs")
     stored = run["parameters"]  # as the database holds it (PostgreSQL's driver decodes JSON)
     stored = stored if isinstance(stored, dict) else json.loads(stored)
-    assert stored == {"user": "ada", "password": MASK, "config": {"api_key": MASK, "rows": 3}}
+    assert stored == {"user": "ada", "password": MASK, "config": {"api_key": MASK, "rows": 3},
+                      "dsn": f"SecretStr('{MASK}')"}
     shown = cli("runs", "show", run["id"])
     assert f'"password": "{MASK}"' in shown.out and PARAMETER_VALUE not in shown.out

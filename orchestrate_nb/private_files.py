@@ -3,6 +3,8 @@
 The home holds run parameters, logs, results and executed notebooks (and, on a shared
 machine, nothing of it is anyone else's business). Everything that creates a folder or a
 file there goes through these helpers, so no code path falls back to the umask's 0755/0644.
+A folder that exists already is left as it is: it may be shared on purpose, and a home made
+by an older version is the user's to close (``chmod 700``), as the README says.
 """
 
 from __future__ import annotations
@@ -30,15 +32,6 @@ def private_dir(path: str | os.PathLike[str]) -> Path:
             folder.mkdir(mode=DIR_MODE)
             os.chmod(folder, DIR_MODE)
     return path
-
-
-def private_home(home: str | os.PathLike[str]) -> Path:
-    """The home folder, created private, and made private if an older version left it open."""
-    home = private_dir(home)
-    with contextlib.suppress(OSError):  # not ours to change (a shared, managed folder)
-        if home.stat().st_mode & 0o077:
-            os.chmod(home, DIR_MODE)
-    return home
 
 
 def open_private(path: str | os.PathLike[str], flags: int) -> int:

@@ -25,7 +25,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from orchestrate_nb.errors import StoreError
-from orchestrate_nb.private_files import private_file, private_home
+from orchestrate_nb.private_files import private_dir, private_file
 from orchestrate_nb.settings import Settings, load_settings, mask_url
 
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -121,7 +121,7 @@ def open_database(settings: Settings | None = None) -> Database:
 
 
 def _sqlite_engine(url: URL, home: Path) -> Engine:
-    private_home(home)
+    private_dir(home)
     if url.database and url.database != ":memory:":
         private_file(Path(url.database).expanduser())  # SQLite gives its -wal, -shm and journal files the same mode
     engine = create_engine(

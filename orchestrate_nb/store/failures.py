@@ -107,10 +107,11 @@ class StoreStatus:
             self._log_bad_data(events, exc)
         elif kind is Failure.CORRUPT:
             if not self.corrupt:
+                where = self.sqlite_path or self.display_url
                 log.error("run store %s is corrupt (%s): nothing more is recorded by this "
-                          "process; move it aside (a new store is created) or repair it with "
-                          "`sqlite3 FILE .recover`", self.sqlite_path or self.display_url,
-                          reason(exc))
+                          "process; move it aside (the next run creates a new store), or "
+                          "recover what it holds: sqlite3 %s .recover | sqlite3 recovered.db",
+                          where, reason(exc), where)
             self.corrupt = self.down = True
         elif not self.down:
             log.error("run store unreachable at %s: this run's history is not being recorded "

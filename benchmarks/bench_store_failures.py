@@ -47,8 +47,11 @@ Scenario = Callable[[Path], Iterator[dict[str, str]]]
 
 def run_flow(env: dict[str, str]) -> tuple[float, int]:
     """One fresh process: (the flow call's seconds, lines printed besides the run loggers')."""
+    # Run from the temp folder: ``-c`` puts the working directory first on sys.path, and a
+    # checkout there would shadow the orchestrate_nb that PYTHONPATH names.
     result = subprocess.run([sys.executable, "-c", FLOW], capture_output=True, text=True,
-                            env={**os.environ, **env}, timeout=900, check=True)
+                            env={**os.environ, **env}, timeout=900, check=True,
+                            cwd=tempfile.gettempdir())
     other = [line for line in result.stderr.splitlines()
              if "Flow run '" not in line and "Task run '" not in line]
     return json.loads(result.stdout.splitlines()[-1])["seconds"], len(other)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,9 @@ WIDGET_ENV = "ORCHESTRATE_NB_WIDGET"  # "0": no run-graph widget (%flow shows a 
 # "1": every cached task (cells too) computes and stores instead of reading the cache (like
 # Prefect's PREFECT_TASKS_REFRESH_CACHE); a worker sets it for runs of `cache="refresh"`
 TASKS_REFRESH_CACHE_ENV = "ORCHESTRATE_NB_TASKS_REFRESH_CACHE"
+FLUSH_WAIT_ENV = "ORCHESTRATE_NB_FLUSH_WAIT"  # seconds a returning flow waits on a stalled store
+DEFAULT_FLUSH_WAIT = 5.0
+_URL_PASSWORD = re.compile(r"(://[^:/@?#]*:)[^@/?#]*@")
 
 
 @dataclass(frozen=True)
@@ -28,10 +32,15 @@ class Settings:
     logging_level: str
     widget_enabled: bool = True
     results_key: str | None = None  # None: ORCHESTRATE_NB_HOME/results.key
+    flush_wait: float = DEFAULT_FLUSH_WAIT
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def masked_database_url(self) -> str:
+        return mask_url(self.database_url)
 
 
 def load_settings() -> Settings:
@@ -43,7 +52,19 @@ def load_settings() -> Settings:
     level = os.environ.get(LOGGING_LEVEL_ENV, "INFO").upper()
     widget = os.environ.get(WIDGET_ENV, "1").strip().lower() not in ("0", "false", "no")
     return Settings(home, database_url, results_url, store_enabled, level, widget,
-                    os.environ.get(RESULTS_KEY_ENV) or None)
+                    os.environ.get(RESULTS_KEY_ENV) or None, _flush_wait())
+
+
+def _flush_wait() -> float:
+    try:
+        return max(0.0, float(os.environ.get(FLUSH_WAIT_ENV) or DEFAULT_FLUSH_WAIT))
+    except ValueError:  # a typo must not stop flows: the default is the safe choice
+        return DEFAULT_FLUSH_WAIT
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``: the only form of a URL we print or log."""
+    return _URL_PASSWORD.sub(r"\1***@", url)
 
 
 def adopted_flow_run_id() -> str | None:

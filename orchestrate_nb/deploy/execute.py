@@ -39,6 +39,7 @@ from typing import Any
 
 from orchestrate_nb.deploy.kernels import run_kernel
 from orchestrate_nb.errors import DeploymentError
+from orchestrate_nb.private_files import private_file
 from orchestrate_nb.settings import FLOW_RUN_ID_ENV, TASKS_REFRESH_CACHE_ENV, load_settings
 from orchestrate_nb.store import claims
 from orchestrate_nb.store.database import Database, open_database
@@ -141,7 +142,7 @@ def _run_notebook(database: Database, run_id: str, notebook: Path,
     from orchestrate_nb.runtime.reporting import flush_and_close_store
 
     output = executed_notebook_path(run_id)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    private_file(output)  # papermill then writes into it: it keeps mode 0600
     # the kernel's notebook, as JupyterLab would say: its task cells are this notebook's
     # (cache and run index per notebook), whether run here or interactively
     os.environ["JPY_SESSION_NAME"] = str(notebook.resolve())

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrate_nb.errors import DeploymentError
+from orchestrate_nb.private_files import private_dir
 from orchestrate_nb.settings import load_settings
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ def staged_pickle(flow: Flow[Any, Any], name: str) -> Iterator[Path]:
     place (atomically) only when the ``with`` block succeeds; yields its final path."""
     data = dump_flow(flow)
     target = pickle_path(name)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         with os.fdopen(handle, "wb") as out:

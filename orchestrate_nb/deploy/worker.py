@@ -47,6 +47,7 @@ from orchestrate_nb.deploy.launcher import RunProcess, warm_up
 from orchestrate_nb.deploy.reaper import reap
 from orchestrate_nb.deploy.scheduler import schedule_due_runs, utcnow
 from orchestrate_nb.errors import StoreError
+from orchestrate_nb.private_files import private_dir
 from orchestrate_nb.settings import load_settings
 from orchestrate_nb.store import claims
 from orchestrate_nb.store.database import Database
@@ -209,7 +210,7 @@ class Worker:
 
     def _start(self, run_id: str, name: str, timeout: float | None) -> None:
         log = run_log_path(run_id)
-        log.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(log.parent)
         process = RunProcess(run_id, log)
         deadline = None if timeout is None else time.monotonic() + timeout
         self.children[run_id] = Child(run_id, process, deadline)

@@ -17,6 +17,8 @@ import signal
 import sys
 from typing import Any
 
+from orchestrate_nb.private_files import open_private
+
 
 def main() -> None:
     messages = os.dup(1)  # the protocol's channel; stray prints go to stderr instead
@@ -85,7 +87,7 @@ def run_child(request: dict[str, Any], closing: tuple[int, ...]) -> None:
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)
-        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        log = open_private(request["log"], os.O_WRONLY | os.O_APPEND)
         os.dup2(log, 1)
         os.dup2(log, 2)
         os.close(log)

@@ -33,6 +33,7 @@ from typing import Any, BinaryIO
 import xxhash
 
 from orchestrate_nb.errors import OrchestrateError
+from orchestrate_nb.private_files import open_private, private_dir
 from orchestrate_nb.results.entry import (
     HEAD_READ,
     CorruptEntry,
@@ -50,6 +51,7 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_-][A-Za-z0-
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 _TEMP_NAME = re.compile(r"\..+\.(\d+)\.[0-9a-f]{8}\.tmp")  # see LocalResultStore._put
 ORPHAN_AGE_SECONDS = 24 * 3600  # a temporary file this old is no write in progress
+_CREATE_FLAGS = os.O_WRONLY | os.O_EXCL | getattr(os, "O_BINARY", 0)
 _OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oci",
                             "memory", "r2", "oss", "cos"})
 
@@ -70,15 +72,13 @@ def entry_name(key: str) -> str:
     return "h-" + xxhash.xxh3_128(key.encode()).hexdigest()
 
 
-def _create(path: str, directory: str, root: str) -> BinaryIO:
-    """A new file (never an existing one), making its folder on first use: private, as
-    ``trust.folder_problem`` wants it whatever the umask."""
+def _create(path: str, directory: str) -> BinaryIO:
+    """A new file (never an existing one, mode 0600), making its folder (0700) on first use."""
     try:
-        return open(path, "xb")  # noqa: SIM115 - the caller closes it
+        return os.fdopen(open_private(path, _CREATE_FLAGS), "wb")
     except FileNotFoundError:
-        os.makedirs(root, mode=0o700, exist_ok=True)
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        return open(path, "xb")  # noqa: SIM115
+        private_dir(directory)
+        return os.fdopen(open_private(path, _CREATE_FLAGS), "wb")
 
 
 def _reader(fd: int) -> Callable[[memoryview], int]:
@@ -219,7 +219,7 @@ class LocalResultStore(ResultStore):
         directory, base = os.path.split(path)
         temp = os.path.join(directory, f".{base}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         try:
-            with _create(temp, directory, self.root) as f:
+            with _create(temp, directory) as f:
                 for chunk in chunks:
                     f.write(chunk)
             os.replace(temp, path)

@@ -19,6 +19,7 @@ from orchestrate_nb.core.events import (
     StateChanged,
     TaskRunCreated,
 )
+from orchestrate_nb.store.masking import mask_parameters
 from orchestrate_nb.store.processes import ProcessIdentity
 
 RUNNING = "RUNNING"
@@ -69,7 +70,8 @@ class _Planner:
     def _flow_run_created(self, e: FlowRunCreated) -> None:
         self.plan.flow_names.setdefault(e.flow_name, e.created)
         row = {
-            "id": e.id, "flow_name": e.flow_name, "name": e.name, "parameters": e.parameters,
+            "id": e.id, "flow_name": e.flow_name, "name": e.name,
+            "parameters": mask_parameters(e.parameters),  # a secret never reaches the store
             "tags": list(e.tags) or None, "parent_flow_run_id": e.parent_flow_run_id,
             "parent_task_run_id": e.parent_task_run_id, "deployment_id": e.deployment_id,
             "created": e.created, **_initial_state(e.state_type, e.state_name, e.created),

@@ -5,12 +5,17 @@ SQLite is set up so that several processes and a notebook can write at once with
 connection, and write transactions that start with ``BEGIN IMMEDIATE``. pysqlite's deferred
 ``BEGIN`` would take the write lock only at the first write, and a read→write upgrade that
 meets another writer fails at once with SQLITE_BUSY instead of waiting.
+
+Engines never put bound parameters in their errors (``hide_parameters``): they hold run
+parameters and log lines, which may be secret, and errors end up in logs. A URL is only
+ever shown with its password masked.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,9 +26,11 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from orchestrate_nb.errors import StoreError
-from orchestrate_nb.settings import Settings, load_settings
+from orchestrate_nb.private_files import private_dir, private_file
+from orchestrate_nb.settings import Settings, load_settings, mask_url
 
 BUSY_TIMEOUT_SECONDS = 30.0
+CONNECT_TIMEOUT_SECONDS = 5  # PostgreSQL, unless the URL says otherwise (libpq waits forever)
 SQLITE_CACHE_KIB = 16384  # random-key index inserts of big flows stay in memory
 _WRITE_OPTION = "orchestrate_nb_write"
 
@@ -92,9 +99,14 @@ def create_database(settings: Settings) -> Database:
         if url.get_backend_name() == "sqlite":
             return Database(_sqlite_engine(url, settings.home))
         _quiet_pipeline_exit()
-        return Database(create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps))
-    except (SQLAlchemyError, ImportError, ValueError) as exc:
-        raise StoreError(f"cannot use database URL {settings.database_url!r}: {exc}") from exc
+        connect_args = {} if "connect_timeout" in url.query else {
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        return Database(create_engine(url, pool_pre_ping=True, json_serializer=_json_dumps,
+                                      json_deserializer=_json_loads, hide_parameters=True,
+                                      connect_args=connect_args))
+    except (SQLAlchemyError, ImportError, ValueError, OSError) as exc:  # OSError: its folder
+        raise StoreError(f"cannot use database URL {settings.masked_database_url!r}: "
+                         f"{mask_url(str(exc))}") from exc
 
 
 class _PipelineExitFilter(logging.Filter):
@@ -127,11 +139,11 @@ def open_database(settings: Settings | None = None) -> Database:
 
 
 def _sqlite_engine(url: URL, home: Path) -> Engine:
-    home.mkdir(parents=True, exist_ok=True)
+    private_dir(home)
     if url.database and url.database != ":memory:":
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        private_file(Path(url.database).expanduser())  # SQLite gives its -wal, -shm and journal files the same mode
     engine = create_engine(
-        url, json_serializer=_json_dumps,
+        url, json_serializer=_json_dumps, json_deserializer=_json_loads, hide_parameters=True,
         connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
     )
     event.listen(engine, "connect", _configure_sqlite_connection)
@@ -141,7 +153,37 @@ def _sqlite_engine(url: URL, home: Path) -> Engine:
 
 def _json_dumps(value: Any) -> str:
     # Compact, and never failing: a value JSON cannot hold is recorded as its str().
-    return json.dumps(value, default=str, separators=(",", ":"))
+    try:
+        return json.dumps(value, default=str, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # inf or nan: PostgreSQL refuses JSON's unofficial Infinity and NaN
+        return json.dumps(_tag_non_finite(value), default=str, separators=(",", ":"))
+
+
+def _json_loads(text: str | bytes) -> Any:
+    if (_FLOAT_TAG_BYTES if isinstance(text, bytes) else _FLOAT_TAG) not in text:  # type: ignore[operator]
+        return json.loads(text)
+    return json.loads(text, object_hook=_untag_non_finite)
+
+
+# A float JSON cannot hold (inf, -inf, nan) is stored as {"$float": "inf"}, on every backend.
+_FLOAT_TAG = "$float"
+_FLOAT_TAG_BYTES = _FLOAT_TAG.encode()
+
+
+def _tag_non_finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return {_FLOAT_TAG: repr(value)}
+    if isinstance(value, dict):
+        return {key: _tag_non_finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_tag_non_finite(item) for item in value]
+    return value
+
+
+def _untag_non_finite(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and isinstance(obj.get(_FLOAT_TAG), str):
+        return float(obj[_FLOAT_TAG])
+    return obj
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:

@@ -11,6 +11,7 @@ The migrations in ``migrations/versions`` create exactly this schema; a test com
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -97,6 +98,32 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(UTC)
 
 
+_ESCAPE = "\ue000"  # a private-use character: escapes NUL (and itself) in message text
+_ESCAPED = re.compile("\ue000(.)", re.DOTALL)
+
+
+class NulSafeText(TypeDecorator[str]):
+    """Text that may hold NUL characters (a log line, an exception message), on every backend.
+
+    PostgreSQL's text cannot hold NUL, so NUL is stored as U+E000 "0" and U+E000 itself as
+    U+E000 U+E000 (on SQLite too, so both read back the same); text without either is
+    stored as it is.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None or ("\x00" not in value and _ESCAPE not in value):
+            return value
+        return value.replace(_ESCAPE, _ESCAPE * 2).replace("\x00", _ESCAPE + "0")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None or _ESCAPE not in value:
+            return value
+        return _ESCAPED.sub(lambda m: "\x00" if m[1] == "0" else m[1], value)
+
+
 # SQLite only makes ``INTEGER PRIMARY KEY`` an alias of the rowid (8 bytes saved per row).
 BigIntKey = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -114,7 +141,7 @@ class RunStateColumns:
     created: Mapped[dt.datetime]
     state_type: Mapped[str]
     state_name: Mapped[str]
-    state_message: Mapped[str | None] = mapped_column(Text)
+    state_message: Mapped[str | None] = mapped_column(NulSafeText)
     start_time: Mapped[dt.datetime | None]  # first RUNNING
     end_time: Mapped[dt.datetime | None]  # entering the current final state
     run_count: Mapped[int] = mapped_column(default=0)  # RUNNING transitions
@@ -205,7 +232,7 @@ class RunState(Base):
     task_run_id: Mapped[str | None]
     type: Mapped[str]
     name: Mapped[str]
-    message: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(NulSafeText)
     timestamp: Mapped[dt.datetime]
 
     __table_args__ = (Index(None, "flow_run_id"),)
@@ -233,7 +260,7 @@ class LogLine(Base):
     task_run_id: Mapped[str | None]
     level: Mapped[int]
     logger: Mapped[str]
-    message: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(NulSafeText)
     timestamp: Mapped[dt.datetime]
 
     __table_args__ = (Index(None, "flow_run_id", "id"),)

@@ -5,13 +5,17 @@ The writer thread wakes every ``poll_interval`` (or at once on ``flush``), drain
 ``batch_size`` events and writes them in one transaction. The queue is unbounded: events
 are never dropped for being many. ``flush`` appends a marker and waits until the batch that
 carried it is committed, so when a flow call returns its runs and logs are in the database.
+
+A store that cannot record never holds a flow up for long: ``flush`` returns at once when the
+store is known to be unreachable (said in one line, see ``failures.py``), and after
+``settings.flush_wait`` seconds without a committed batch (a lock held elsewhere); what is
+still queued is written in the background.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
-import math
 import os
 import threading
 import time
@@ -25,9 +29,11 @@ from orchestrate_nb.settings import Settings
 
 if TYPE_CHECKING:  # the store's modules import SQLAlchemy: loaded on the writer thread only
     from orchestrate_nb.store.database import Database
+    from orchestrate_nb.store.failures import StoreStatus
     from orchestrate_nb.store.writer import BatchWriter
 
 log = logging.getLogger("orchestrate_nb.store")
+REOPEN_INTERVAL = 10.0  # seconds between attempts to open a store that could not be opened
 
 
 class _FlushMarker:
@@ -49,8 +55,10 @@ class StoreReporter:
         self.heartbeat_interval = heartbeat_interval
         self.retry_window = retry_window
         self._writer: BatchWriter | None = None  # created on the writer thread
-        self._open_error_logged = False
-        self._unwritten = 0  # events dropped because the database could not be opened
+        self._status: StoreStatus | None = None  # created on the writer thread
+        self._open_failure: BaseException | None = None
+        self._next_open = 0.0
+        self._progress_at = time.monotonic()  # when a batch was last written (or given up)
         self._start(open_now=True)
         atexit.register(self._at_exit)
         _register_fork_handler(self)
@@ -69,18 +77,28 @@ class StoreReporter:
         self._queue.append(event)  # the whole hot path: atomic, lock-free, cannot fail
 
     def flush(self, timeout: float | None = None) -> None:
-        """Block until every event emitted before this call is committed (or given up)."""
+        """Block until every event emitted before this call is committed, or given up.
+
+        Without ``timeout``, give up after ``settings.flush_wait`` seconds in which no batch
+        was written (the store is stuck); with one, after ``timeout`` seconds in all.
+        """
         if threading.current_thread() is self._thread:
             return
         marker = _FlushMarker()
         self._queue.append(marker)
         self._wake.set()
-        deadline = math.inf if timeout is None else time.monotonic() + timeout
-        while not marker.done.wait(min(0.5, max(0.0, deadline - time.monotonic()))):
+        started = time.monotonic()
+        while not marker.done.wait(0.05):
             if not self._thread.is_alive():  # nothing will write it any more
                 return
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if timeout is not None and now - started >= timeout:
                 log.warning("run store flush timed out after %s s; writing continues", timeout)
+                return
+            if timeout is None and now - max(started, self._progress_at) >= self.settings.flush_wait:
+                log.warning("run store at %s made no progress for %s s; this run's history is "
+                            "written in the background", self.settings.masked_database_url,
+                            self.settings.flush_wait)
                 return
 
     def close(self, timeout: float | None = None) -> None:
@@ -90,24 +108,26 @@ class StoreReporter:
         self.flush(timeout)
         self._closing = True
         self._wake.set()
-        self._thread.join(timeout)
+        # A store that is stuck must not hold the interpreter's exit: what the writer has not
+        # written by then is lost with its daemon thread.
+        self._thread.join(self.settings.flush_wait if timeout is None else timeout)
         atexit.unregister(self._at_exit)
         if self._queue and not self._thread.is_alive():
             self._drain()  # events emitted while closing
-        if self._writer is not None:
+        if self._writer is not None and not self._thread.is_alive():
             self._writer.database.dispose()
 
     @property
     def lost_events(self) -> int:
-        """Events that could not be recorded (each was logged on ``orchestrate_nb.store``)."""
-        return self._unwritten + (self._writer.lost_events if self._writer is not None else 0)
+        """Events that could not be recorded (said on ``orchestrate_nb.store``)."""
+        return self._status.lost if self._status is not None else 0
 
     # -- the writer thread -------------------------------------------------------------
     def _run(self) -> None:
         if self._open_now:  # crash recovery runs when the reporter is created
             try:
                 self._open_writer()
-            except Exception:
+            except Exception:  # a bug, not an unreachable store (that is said in one line)
                 log.exception("run store writer failed to start; retrying on the next batch")
         next_heartbeat = time.monotonic() + self.heartbeat_interval
         while True:
@@ -128,6 +148,7 @@ class StoreReporter:
             events, markers = self._take_batch()
             if events:
                 self._write(events)
+            self._progress_at = time.monotonic()
             for marker in markers:
                 marker.done.set()
 
@@ -141,38 +162,56 @@ class StoreReporter:
         return events, markers
 
     def _write(self, events: list[RunEvent]) -> None:
+        status = self._store_status()
+        if status.corrupt:  # said once; a damaged file is never written to again
+            status.lost += len(events)
+            return
         writer = self._writer or self._open_writer()
         if writer is None:
-            self._unwritten += len(events)
-            log.error("run store unavailable: %d event(s) not recorded", len(events))
+            status.lose(events, self._open_failure or RuntimeError("not opened"), opening=True)
             return
         writer.write(events)
 
+    def _store_status(self) -> StoreStatus:
+        if self._status is None:
+            from orchestrate_nb.store.failures import StoreStatus
+
+            self._status = StoreStatus(self.settings.database_url)
+        return self._status
+
     def _open_writer(self) -> BatchWriter | None:
         """Open (and migrate) the database, recover crashed runs; None if it cannot."""
+        from orchestrate_nb.store.failures import Failure, classify, reason
         from orchestrate_nb.store.processes import current_process
         from orchestrate_nb.store.recovery import recover_crashed_runs
-        from orchestrate_nb.store.writer import BatchWriter, is_transient
+        from orchestrate_nb.store.writer import BatchWriter
 
+        status = self._store_status()
+        if status.corrupt or time.monotonic() < self._next_open:
+            return None
         try:
             database = self._open_database_retrying()
-        except Exception:
-            log.error("cannot open the run store at %s", self.settings.database_url,
-                      exc_info=not self._open_error_logged)
-            self._open_error_logged = True
+        except Exception as exc:
+            self._open_failure = exc
+            self._next_open = time.monotonic() + REOPEN_INTERVAL
+            status.lose((), exc, opening=True)  # says it now, while the flow still runs
             return None
         try:
             recover_crashed_runs(database)
         except Exception as exc:  # the next open tries again
-            log.warning("run store crash recovery skipped: %s", exc,
-                        exc_info=not is_transient(exc))
-        self._writer = BatchWriter(database, current_process(), self.retry_window)
+            if classify(exc) is Failure.CORRUPT:
+                database.dispose()
+                status.lose((), exc)
+                return None
+            log.warning("run store crash recovery skipped: %s", reason(exc),
+                        exc_info=classify(exc) is Failure.BAD_DATA)
+        self._writer = BatchWriter(database, current_process(), self.retry_window, status)
         return self._writer
 
     def _open_database_retrying(self) -> Database:
-        """A database that is restarting or busy migrating is waited for, up to the window."""
+        """A database that is busy migrating (or restarting) is waited for, up to the window."""
         from orchestrate_nb.store.database import open_database
-        from orchestrate_nb.store.writer import is_transient
+        from orchestrate_nb.store.failures import is_transient
 
         deadline = time.monotonic() + self.retry_window
         delay = 0.1
@@ -188,9 +227,10 @@ class StoreReporter:
             delay = min(delay * 2, 5.0)
 
     def _heartbeat(self) -> None:
-        if self._writer is not None and self._writer.has_open_runs:
+        writer = self._writer
+        if writer is not None and writer.has_open_runs and not writer.status.corrupt:
             try:
-                self._writer.heartbeat()
+                writer.heartbeat()
             except Exception as exc:
                 log.debug("run store heartbeat failed: %s", exc)
 
@@ -203,6 +243,7 @@ class StoreReporter:
         if self._writer is not None:
             self._writer.database.engine.dispose(close=False)
         self._writer = None
+        self._status, self._next_open = None, 0.0  # the child counts and says its own
         # A fresh queue (the parent's pending events are the parent's to write); the database
         # is opened only if the child records something.
         self._start(open_now=False)

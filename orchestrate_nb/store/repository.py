@@ -19,6 +19,7 @@ from orchestrate_nb.errors import NotFound, StoreError
 from orchestrate_nb.settings import Settings, load_settings
 from orchestrate_nb.store.batch import FINAL_STATE_TYPES
 from orchestrate_nb.store.database import Database, open_database, store_errors
+from orchestrate_nb.store.masking import mask_parameters
 from orchestrate_nb.store.orm import Flow, FlowRun, LogLine, RunState, TaskRun, TaskRunEdge
 from orchestrate_nb.store.views import (
     EdgeInfo,
@@ -52,7 +53,7 @@ _TASK_RUN_COLUMNS = (
 
 def _flow_run_info(row: Any) -> FlowRunInfo:
     fields = list(row)
-    fields[10] = fields[10] or {}  # parameters
+    fields[10] = mask_parameters(fields[10]) or {}  # a deployment's runs keep them in clear
     fields[11] = tuple(fields[11] or ())  # tags
     return FlowRunInfo(*fields)
 

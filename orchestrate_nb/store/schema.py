@@ -18,6 +18,7 @@ from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from orchestrate_nb.errors import StoreError
+from orchestrate_nb.private_files import open_private
 from orchestrate_nb.store.database import Database
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def _migration_file_lock(database: Database) -> Iterator[None]:
     if path is None or fcntl is None:
         yield
         return
-    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = open_private(f"{path}.lock", os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

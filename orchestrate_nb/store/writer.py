@@ -2,8 +2,9 @@
 
 ORM unit-of-work inserts cost ~35 µs a row; one executemany per table costs a few. A write
 that fails for a transient reason (a lock, a dropped connection) is retried with backoff;
-one that fails for good is split in halves until the offending event is isolated, so one
-bad event costs one record, not the batch.
+one that fails because of its data is split in halves until the offending event is isolated,
+so one bad event costs one record, not the batch. One that fails because the store cannot be
+written (unreachable, full, corrupt) is given up at once: ``failures.py`` says which is which.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, String, Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.sql.dml import Insert, Update
 
 from orchestrate_nb.core.events import RunEvent
 from orchestrate_nb.store import orm
 from orchestrate_nb.store.batch import BatchPlan, Row, plan_batch
 from orchestrate_nb.store.database import Database
+from orchestrate_nb.store.failures import Failure, StoreStatus, classify, is_transient
 from orchestrate_nb.store.processes import ProcessIdentity
 
 log = logging.getLogger("orchestrate_nb.store")
@@ -41,22 +42,15 @@ _FLOW_CHANGE_COLUMNS = (*_CHANGE_COLUMNS, "owner_host", "owner_pid", "owner_toke
 _TASK_CHANGE_COLUMNS = (*_CHANGE_COLUMNS, "cache_key")
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Errors worth retrying: locks, timeouts and lost connections, not bad data."""
-    if isinstance(exc, OperationalError | TimeoutError | ConnectionError):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
-
-
 class BatchWriter:
     """Writes batches for one process (its identity owns the runs it creates)."""
 
     def __init__(self, database: Database, owner: ProcessIdentity,
-                 retry_window: float = 120.0) -> None:
+                 retry_window: float = 120.0, status: StoreStatus | None = None) -> None:
         self.database = database
         self.owner = owner
         self.retry_window = retry_window
-        self.lost_events = 0
+        self.status = status or StoreStatus(database.display_url)
         self._flow_ids: dict[str, int] = {}
         self._open_runs: dict[str, set[str]] = {"flow": set(), "task": set()}
         self._statements = _Statements(database.dialect)
@@ -66,16 +60,24 @@ class BatchWriter:
         """Write ``events``; never raises (what cannot be written is logged and counted)."""
         if not events:
             return
+        if self.status.corrupt:  # said once; writing to a damaged file only damages it more
+            self.status.lost += len(events)
+            return
         try:
             self._write_retrying(events)
         except Exception as exc:
-            # Still failing after the retry window (the database is down), or one bad event.
-            if len(events) == 1 or is_transient(exc):
-                self._lose(events, exc)
+            if len(events) == 1 or classify(exc) is not Failure.BAD_DATA:
+                self.status.lose(events, exc)
                 return
             middle = len(events) // 2
             self.write(events[:middle])
             self.write(events[middle:])
+        else:
+            self.status.recorded()
+
+    @property
+    def lost_events(self) -> int:
+        return self.status.lost
 
     def _write_retrying(self, events: Sequence[RunEvent]) -> None:
         deadline = time.monotonic() + self.retry_window
@@ -125,15 +127,6 @@ class BatchWriter:
                 FLOWS.c.name.in_([m["name"] for m in missing]))
             ids.update({row.name: row.id for row in conn.execute(query)})
         return ids
-
-    def _lose(self, events: Sequence[RunEvent], exc: BaseException) -> None:
-        first = self.lost_events == 0
-        self.lost_events += len(events)
-        if first:
-            log.error("run store at %s could not record %r; run history will be incomplete",
-                      self.database.display_url, events[0], exc_info=exc)
-        else:
-            log.error("run store could not record %d more event(s): %s", len(events), exc)
 
     # -- heartbeats ------------------------------------------------------------------
     @property

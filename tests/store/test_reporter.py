@@ -10,6 +10,7 @@ import threading
 import time
 
 import pytest
+from polling import wait_for
 
 from orchestrate_nb.core.events import DependencyEdge
 from orchestrate_nb.store import database as database_module
@@ -298,17 +299,74 @@ def test_a_forked_child_records_its_own_events(reporter, synthetic, query):
                     {"id": "parent-run", "owner_pid": os.getpid()}]
 
 
-def test_an_unreachable_database_is_waited_for_then_reported_without_hanging_the_run(
+def test_an_unreachable_database_is_reported_in_one_line_without_waiting_for_it(
         monkeypatch, synthetic, caplog):
     from orchestrate_nb.settings import load_settings
 
     monkeypatch.setenv("ORCHESTRATE_NB_DATABASE_URL",
-                       "postgresql+psycopg://nobody@127.0.0.1:1/nothing?connect_timeout=1")
-    with caplog.at_level(logging.ERROR, logger="orchestrate_nb.store"):
-        reporter = StoreReporter(load_settings(), retry_window=0.5)
+                       "postgresql+psycopg://nobody:sesame@127.0.0.1:1/nothing")
+    with caplog.at_level(logging.WARNING, logger="orchestrate_nb.store"):
+        reporter = StoreReporter(load_settings())  # a 120 s window for transient errors
         reporter.emit(synthetic.flow_run_created())
-        reporter.flush(timeout=30)
+        reporter.flush()
+        reporter.emit(synthetic.flow_run_created())
         reporter.close()
 
-    assert reporter.lost_events == 1
-    assert "cannot open the run store" in caplog.text
+    assert reporter.lost_events == 2
+    (record,) = caplog.records
+    assert record.getMessage().startswith(
+        "run store unreachable at postgresql+psycopg://nobody:***@127.0.0.1:1/nothing: ")
+    assert record.exc_info is None and "sesame" not in caplog.text
+
+
+def test_a_store_that_comes_back_records_again_and_says_so(tmp_path, monkeypatch, synthetic,
+                                                           caplog):
+    from orchestrate_nb.settings import load_settings
+    from orchestrate_nb.store import reporter as reporter_module
+    from orchestrate_nb.store.repository import open_repository
+
+    monkeypatch.setattr(reporter_module, "REOPEN_INTERVAL", 0.0)
+    blocker = tmp_path / "not-yet"
+    blocker.write_text("a file where the store's folder should be")
+    monkeypatch.setenv("ORCHESTRATE_NB_DATABASE_URL", f"sqlite:///{blocker}/runs.db")
+    lost, kept = synthetic.flow_run_created(), synthetic.flow_run_created()
+    with caplog.at_level(logging.WARNING, logger="orchestrate_nb.store"):
+        reporter = StoreReporter(load_settings())
+        reporter.emit(lost)
+        reporter.flush()
+        blocker.unlink()
+        reporter.emit(kept)
+        reporter.flush()
+        reporter.close()
+
+    with open_repository() as repository:
+        assert [run.id for run in repository.list_flow_runs()] == [kept.id]
+    assert [r.getMessage().split(" at ")[0] for r in caplog.records] == [
+        "run store unreachable", "run store"]
+    assert "records again (1 event(s) were not recorded)" in caplog.records[1].getMessage()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_flow_returns_after_the_flush_wait_while_the_store_is_locked_and_is_recorded_later(
+        settings, query, monkeypatch):
+    from orchestrate_nb import flow
+
+    @flow
+    def quick() -> int:
+        return 1
+
+    monkeypatch.setenv("ORCHESTRATE_NB_FLUSH_WAIT", "0.5")
+    query("SELECT 1")  # the store exists
+    locker = sqlite3.connect(settings.home / "orchestrate_nb.db", isolation_level=None,
+                             check_same_thread=False)
+    locker.execute("BEGIN IMMEDIATE")  # another process holds the write lock until we say
+    try:
+        returned = threading.Event()
+        threading.Thread(target=lambda: quick() and returned.set(), daemon=True).start()
+        # Returns long before SQLite's 30 s busy timeout lets the writer give up on the lock.
+        wait_for(returned.is_set, "the flow call to return while the store is locked", 20)
+        assert query("SELECT id FROM flow_runs") == []
+    finally:
+        locker.rollback()
+    wait_for(lambda: query("SELECT state_type FROM flow_runs") == [{"state_type": "COMPLETED"}],
+             "the run to be recorded once the lock is released")

@@ -94,8 +94,10 @@ def deploy_target(args: argparse.Namespace) -> int:
                   retries=args.retries, retry_delay_seconds=args.retry_delay,
                   timeout_seconds=args.timeout, tags=args.tags, catchup=args.catchup,
                   paused=args.paused, **options)
-    make_console().print(f"Deployed {info.kind} {info.entrypoint} as {info.name!r}: "
-                         f"{_schedule_words(info)}; next run {_next_run(info, None)}.")
+    when = (f"no schedule; start a run with orchestrate-nb deployment run {info.name}"
+            if info.schedule_kind is None else
+            f"{_schedule_words(info)}; next run {_next_run(info, None)}")
+    make_console().print(f"Deployed {info.kind} {info.entrypoint} as {info.name!r}: {when}.")
     return 0
 
 

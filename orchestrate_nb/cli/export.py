@@ -26,7 +26,7 @@ def export_target(run: FlowRunInfo, dest: str, force: bool) -> Path:
     """DEST itself when it ends in .ipynb, else a file named after the run in folder DEST."""
     path = Path(dest).expanduser()
     if path.is_dir():
-        path = path / f"{_file_name(run.flow_name)}-{_file_name(run.name)}.ipynb"
+        path = path / f"{_default_stem(run)}.ipynb"
     elif path.suffix != ".ipynb":
         raise InvalidArgument(f"{dest} is not a folder: give an existing folder or a path "
                               f"ending in .ipynb")
@@ -35,6 +35,13 @@ def export_target(run: FlowRunInfo, dest: str, force: bool) -> Path:
     if path.exists() and not force:
         raise InvalidArgument(f"{path} already exists (--force replaces it)")
     return path
+
+
+def _default_stem(run: FlowRunInfo) -> str:
+    """FLOW-RUN, or RUN alone when it already starts with the flow's name (a deployment named
+    like its notebook: ``sales-20261204-2144``, not ``sales-sales-20261204-2144``)."""
+    flow, name = _file_name(run.flow_name.removesuffix(".ipynb")), _file_name(run.name)
+    return name if name == flow or name.startswith(f"{flow}-") else f"{flow}-{name}"
 
 
 def _file_name(text: str) -> str:

@@ -168,8 +168,9 @@ def flow_run_header(run: FlowRunInfo) -> Table:
     if run.owner_host:
         rows.append(("Process", f"pid {run.owner_pid} on {run.owner_host}"))
     if run.executed_notebook:
-        rows.append(("Notebook", f"{run.executed_notebook}  (runs export {short_id(run.id)} "
-                                 f"DEST copies it)"))
+        # the command on a row of its own: a long path must not wrap it mid-way
+        rows += [("Notebook", run.executed_notebook),
+                 ("", f"orchestrate-nb runs export {short_id(run.id)} DEST copies it")]
     for label, value in rows:
         grid.add_row(label, value)
     return grid

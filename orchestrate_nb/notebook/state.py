@@ -21,6 +21,7 @@ from orchestrate_nb.notebook.capture import OutputRouter
 from orchestrate_nb.notebook.file_state import display_path
 from orchestrate_nb.notebook.fingerprints import KnownValues
 from orchestrate_nb.results.fingerprint import fingerprint_parts
+from orchestrate_nb.settings import adopted_flow_run_id
 
 INDEX_PREFIX = "cells-index/"
 
@@ -151,8 +152,11 @@ class KernelState:
             return record.last_run
         from orchestrate_nb.results.store import default_store
 
-        hit, value = default_store().read(_index_key(identity, notebook))
-        if not hit or not isinstance(value, dict):
+        for key in _index_keys(identity, notebook):
+            hit, value = default_store().read(key)
+            if hit and isinstance(value, dict):
+                break
+        else:
             return None
         inputs, files = value.get("inputs"), value.get("files")
         return LastRun(str(value.get("code")), inputs if isinstance(inputs, dict) else {},
@@ -165,7 +169,7 @@ class KernelState:
         from orchestrate_nb.results.serializers import get_serializer
         from orchestrate_nb.results.store import default_store
 
-        key = _index_key(identity, notebook)
+        key = _index_keys(identity, notebook)[0]
         if self._indexed.get(key) == run:
             return
         self._indexed[key] = run
@@ -179,9 +183,18 @@ class KernelState:
             return
 
 
-def _index_key(identity: str, notebook: str | None) -> str:
+def _index_keys(identity: str, notebook: str | None) -> list[str]:
+    """Where this kernel writes the cell's last run, then where else it may read it.
+
+    Deployment runs write an index of their own: a session then explains a re-run by what
+    changed since *its* last run (a file the run rewrote), not by a parameter the scheduled
+    run was given and the user never set. A deployment's first run reads the session's.
+    """
     parts = ("cell", identity) if notebook is None else ("cell", notebook, identity)
-    return INDEX_PREFIX + fingerprint_parts(*parts)
+    session = INDEX_PREFIX + fingerprint_parts(*parts)
+    if adopted_flow_run_id() is None:
+        return [session]
+    return [INDEX_PREFIX + fingerprint_parts("deployment", *parts), session]
 
 
 def notebook_identity_of(path: Path) -> str:

@@ -122,9 +122,7 @@ def status_bundle(rows: Sequence[CellStatus], edges: Sequence[Edge] = ()) -> dic
     if not rows:
         text = "no task cells yet (mark a cell with %%task)"
         return {"text/plain": text, "text/html": f"<p>{escape(text)}</p>"}
-    table = [("task", "state", "last run", "why")] + [
-        (r.name, r.state, format_seconds(r.duration) if r.duration is not None else "-",
-         r.why) for r in rows]
+    table = [("task", "state", "took", "why")] + [_row(r) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(3)]
     text = "\n".join(f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d}".rstrip()
                      for a, b, c, d in table)
@@ -133,6 +131,18 @@ def status_bundle(rows: Sequence[CellStatus], edges: Sequence[Edge] = ()) -> dic
     footer = f"files: {'; '.join(links)}" if links else ""
     return {"text/plain": f"{text}\n{footer}" if footer else text,
             "text/html": _html_table(table) + (f"<p>{escape(footer)}</p>" if footer else "")}
+
+
+def _row(status: CellStatus) -> tuple[str, str, str, str]:
+    """A cached cell's time is what the cache saved ("saved 16 ms"), and its state already
+    says it is cached (no "cached" again under why)."""
+    if status.duration is None:
+        return status.name, status.state, "-", status.why
+    took = format_seconds(status.duration)
+    if status.state == "cached":
+        return (status.name, status.state, f"saved {took}",
+                "" if status.why == "cached" else status.why)
+    return status.name, status.state, took, status.why
 
 
 def _html_table(table: list[tuple[str, str, str, str]]) -> str:

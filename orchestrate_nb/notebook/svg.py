@@ -105,10 +105,11 @@ def _edge(edge: GraphEdge, positions: dict[str, Position]) -> str:
     x1, y1, y2 = x1 + _WIDTH, y1 + _HEIGHT // 2, y2 + _HEIGHT // 2
     bend = max(30, (x2 - x1) // 2)
     path = f"M {x1} {y1} C {x1 + bend} {y1}, {x2 - bend} {y2}, {x2} {y2}"
-    label = escape(_clip(edge.label, 12))  # what fits between two layers
+    label = escape(clip_label(edge.label, 12))  # what fits between two layers
     return (f'<path d="{path}" fill="none" stroke="#8c959f" stroke-width="1.5" '
             f'marker-end="url(#arrow)"/><text x="{(x1 + x2) // 2}" y="{(y1 + y2) // 2 - 4}" '
-            f'font-size="10" fill="#57606a" text-anchor="middle">{label}</text>')
+            f'font-size="10" fill="#57606a" text-anchor="middle">'
+            f'<title>{escape(edge.label)}</title>{label}</text>')
 
 
 def _node(node: GraphNode, position: Position) -> str:
@@ -130,3 +131,12 @@ def _node(node: GraphNode, position: Position) -> str:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def clip_label(text: str, limit: int) -> str:
+    """An edge label that fits; a file path keeps its end, since the file's name is what
+    tells two edges apart (``data/sales.csv`` -> ``…/sales.csv``, not ``data/sales.…``)."""
+    if len(text) <= limit or "/" not in text:
+        return _clip(text, limit)
+    name = text.rsplit("/", 1)[1]
+    return "…/" + name if len(name) + 2 <= limit else "…" + text[-(limit - 1):]

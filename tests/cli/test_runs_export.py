@@ -41,7 +41,7 @@ def test_export_copies_the_executed_notebook_into_a_folder_or_to_a_path(
 
     [copied] = folder.iterdir()
     assert result.code == 0 and str(copied) in result.out
-    assert copied.name == "etl.ipynb-nightly-run.ipynb"
+    assert copied.name == "etl-nightly-run.ipynb"
     assert copied.read_bytes() == executed.read_bytes()
     assert cli("runs", "export", run.id, str(folder / "mine.ipynb")).code == 0
     assert (folder / "mine.ipynb").read_bytes() == executed.read_bytes()
@@ -76,3 +76,35 @@ def test_export_refuses_a_run_without_a_notebook_and_a_missing_folder(
     assert "is not a folder" in not_a_folder.err
     assert not (tmp_path / "nope").exists()
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".ipynb"] == []
+
+
+def test_export_names_the_file_after_the_run_without_repeating_the_notebooks_name(
+        cli, store, tmp_path):
+    # a deployment named like its notebook: its runs are "sales-<time>" of flow "sales"
+    run, _ = store.add_flow("sales", name="sales-20261204-214441")
+    executed = tmp_path / "runs" / f"{run.id}.ipynb"
+    executed.parent.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(), executed)
+    with store.writer.database.write() as conn:
+        conn.execute(update(FlowRun).where(FlowRun.id == run.id)
+                     .values(executed_notebook=str(executed)))
+    folder = tmp_path / "lab"
+    folder.mkdir()
+
+    assert cli("runs", "export", run.id[:8], str(folder)).code == 0
+    assert [p.name for p in folder.iterdir()] == ["sales-20261204-214441.ipynb"]
+
+
+def test_runs_show_prints_the_export_command_on_a_line_of_its_own(cli, store, tmp_path):
+    """A worker's home has long paths: the command a user copies never wraps mid-way."""
+    run, _ = store.add_flow("sales", name="sales-20261204-214441")
+    executed = tmp_path / ("x" * 70) / f"{run.id}.ipynb"
+    executed.parent.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(), executed)
+    with store.writer.database.write() as conn:
+        conn.execute(update(FlowRun).where(FlowRun.id == run.id)
+                     .values(executed_notebook=str(executed)))
+
+    lines = cli("runs", "show", run.id[:8]).out.splitlines()
+
+    assert any(f"orchestrate-nb runs export {run.id[:8]} DEST" in line for line in lines), lines

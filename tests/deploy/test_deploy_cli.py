@@ -232,3 +232,11 @@ def test_deployment_ls_notes_a_stored_schedule_that_cannot_fire(cli, notebook, s
     assert listing.code == 0, listing.err
     assert "nightly" in listing.out and "impossible" in listing.out
     assert "never: this schedule cannot fire" in listing.out
+
+
+def test_deploying_without_a_schedule_says_how_to_start_a_run(cli, notebook):
+    result = cli("deploy", str(notebook), "--name", "adhoc")
+    assert result.code == 0, result.err
+    assert result.out.split(": ", 1)[1].split() == [
+        "no", "schedule;", "start", "a", "run", "with", "orchestrate-nb", "deployment", "run",
+        "adhoc."]  # not "no schedule (run on demand); next run —."

@@ -44,14 +44,20 @@ def printed(run: dict[str, Any], display: str | None = None) -> str:
                    for c in executed["cells"] for o in c.get("outputs", []))
 
 
-def run_interactively(notebook: Path) -> None:
+def run_interactively(notebook: Path) -> Any:
     """Execute the notebook in a kernel of its own, as a user's session would (JupyterLab
-    tells the kernel its notebook in JPY_SESSION_NAME)."""
+    tells the kernel its notebook in JPY_SESSION_NAME); the executed notebook."""
     nb = nbformat.read(notebook, as_version=4)
     with pytest.MonkeyPatch.context() as env:
         env.setenv("JPY_SESSION_NAME", str(notebook))
         NotebookClient(nb, timeout=120, kernel_name="python3",
                        resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    return nb
+
+
+def _badge(executed: Any, index: int) -> str:
+    return "".join(o.get("data", {}).get("text/plain", "") for o in executed.cells[index].outputs
+                   if "orchestrate-nb-badge" in o.get("data", {}).get("text/html", ""))
 
 
 def test_a_deployment_run_computes_afresh_after_an_interactive_session_unless_it_reuses(
@@ -73,6 +79,25 @@ def test_a_deployment_run_computes_afresh_after_an_interactive_session_unless_it
     run_worker_once()
     assert task_states(query, reused) == ["Cached", "Cached"]
     assert "rows 3" in printed(run_state(query, reused))
+
+
+def test_after_a_deployment_run_the_interactive_session_says_what_changed_for_it(
+        tmp_path: Path, database: Database, query: Query) -> None:
+    """A run with other parameters rewrote the file the interactive cell writes: the cell
+    re-runs because of that file, not because of the run's parameter the user never set."""
+    notebook = write_task_notebook(
+        tmp_path / "etl.ipynb", "%%task make\nopen('out.csv', 'w').write(str(list(range(n))))")
+    assert _badge(run_interactively(notebook), 2).startswith("▶ ran: first run")
+    deploy_notebook(notebook, name="etl", parameters={"n": 5})
+    run = trigger_deployment("etl")
+    run_worker_once()
+    assert (tmp_path / "out.csv").read_text() == str(list(range(5)))
+    assert "re-ran: n changed" in printed(run_state(query, run), "text/plain")  # n: 3 -> 5
+
+    again = _badge(run_interactively(notebook), 2)
+
+    assert again.startswith("▶ re-ran: out.csv changed"), again
+    assert (tmp_path / "out.csv").read_text() == str(list(range(3)))
 
 
 FLOW_FILE = """

@@ -29,6 +29,13 @@ function clip(text, limit) {
   return text.length <= limit ? text : text.slice(0, limit - 1) + "…";
 }
 
+// An edge label that fits; a file path keeps its end (its file name), as svg.py's clip_label.
+function clipLabel(text, limit) {
+  if (text.length <= limit || !text.includes("/")) return clip(text, limit);
+  const name = text.slice(text.lastIndexOf("/") + 1);
+  return name.length + 2 <= limit ? "…/" + name : "…" + text.slice(text.length - limit + 1);
+}
+
 export function formatDuration(seconds) {
   if (seconds === null || seconds === undefined) return "";
   if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
@@ -240,7 +247,7 @@ function render({ model, el }) {
         const text = svgEl("text", { class: "onb-edge__label", "text-anchor": "middle" });
         text.addEventListener("mouseenter", () => { text.textContent = text.dataset.full; });
         text.addEventListener("mouseleave", () => {
-          text.textContent = clip(text.dataset.full, 12);
+          text.textContent = clipLabel(text.dataset.full, 12);
         });
         pair = [svgEl("path", { class: "onb-edge", "marker-end": `url(#${marker.id})` }), text];
         edgeEls.set(key, pair);
@@ -250,7 +257,7 @@ function render({ model, el }) {
       pair[0].setAttribute("d", d);
       pair[1].setAttribute("x", x);
       pair[1].setAttribute("y", y);
-      pair[1].textContent = clip(label, 12); // what fits between two layers
+      pair[1].textContent = clipLabel(label, 12); // what fits between two layers
       pair[1].dataset.full = label;
     }
     for (const [key, pair] of edgeEls) {

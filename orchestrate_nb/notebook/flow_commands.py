@@ -6,8 +6,7 @@ import shlex
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from IPython.core.error import UsageError
-
+from orchestrate_nb.errors import NotebookUsageError
 from orchestrate_nb.notebook.analysis import Edge
 from orchestrate_nb.notebook.cell_result import CELL_STORE
 from orchestrate_nb.notebook.cell_run import task_key_of
@@ -36,7 +35,7 @@ def run_flow_command(kernel: KernelState, line: str) -> None:
     handler = _COMMANDS.get(command)
     if handler is None:
         what = f"unknown subcommand {command!r}" if command else "a subcommand is missing"
-        raise UsageError(f"%flow: {what}; usage: {USAGE}")
+        raise NotebookUsageError(f"%flow: {what}; usage: {USAGE}")
     run_id = adopted_flow_run_id()
     if run_id is not None and command in SKIPPED_IN_DEPLOYMENT_RUNS:
         print(f"%flow {command}: skipped, this notebook is running as deployment run "
@@ -59,7 +58,8 @@ def _notebook_option(rest: str, command: str) -> str | None:
         return None
     if len(words) == 2 and words[0] == "--notebook":
         return words[1]
-    raise UsageError(f"%flow {command} takes no arguments but --notebook PATH, got {rest!r}")
+    raise NotebookUsageError(
+        f"%flow {command} takes no arguments but --notebook PATH, got {rest!r}")
 
 
 def _status(kernel: KernelState, rest: str) -> None:
@@ -121,7 +121,7 @@ def _history(kernel: KernelState, rest: str) -> None:
 def _clear_cache(kernel: KernelState, rest: str) -> None:
     names = shlex.split(rest)
     if len(names) > 1:
-        raise UsageError(f"%flow clear-cache takes one task name at most, got {rest!r}")
+        raise NotebookUsageError(f"%flow clear-cache takes one task name at most, got {rest!r}")
     if not names:
         cells, _ = task_cells_of(kernel)
         names = list(dict.fromkeys([c.name for c in cells] + list(kernel.records)))

@@ -182,9 +182,9 @@ def _selection(kernel: KernelState, plan: RunPlan, options: FlowRunOptions
 def _live_graph(plan: RunPlan, selected: set[str], found: dict[str, Any],
                 engine: FlowRunEngine) -> AbstractContextManager[Any]:
     """The run graph of the task cells, updated while the flow run goes (if widgets are on)."""
-    from orchestrate_nb.notebook.flow_commands import graph_nodes
-    from orchestrate_nb.notebook.live import watch_planned_run
-    from orchestrate_nb.notebook.svg import merge_edges
+    from orchestrate_nb.notebook.graph.live import watch_planned_run
+    from orchestrate_nb.notebook.graph.svg import merge_edges
+    from orchestrate_nb.notebook.graph.task_cells import graph_nodes
 
     watch = watch_planned_run(graph_nodes(plan.cells, selected, found),
                               merge_edges(plan.edges), engine.flow_run)
@@ -223,7 +223,7 @@ def _raise_first_failure(kernel: KernelState, plan: RunPlan,
         state = future.final_state() if future is not None else None
         if state is not None and state.is_unsuccessful() and isinstance(state.data,
                                                                         BaseException):
-            from orchestrate_nb.notebook.flow_commands import show_graph
+            from orchestrate_nb.notebook.graph.task_cells import show_graph
 
             if not plan.shown_live:
                 show_graph(kernel, plan.cells, plan.edges)

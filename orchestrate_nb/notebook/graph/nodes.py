@@ -9,7 +9,7 @@ from collections import deque
 from typing import Any
 
 from orchestrate_nb.core.events import LogEmitted, StateChanged
-from orchestrate_nb.notebook.failure_details import TRACEBACK_START, failure_details
+from orchestrate_nb.notebook.graph.failure_details import TRACEBACK_START, failure_details
 
 FINAL_STATES = frozenset({"completed", "cached", "failed", "crashed", "not run", "cancelled",
                           "not cached"})

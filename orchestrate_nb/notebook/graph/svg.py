@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from orchestrate_nb.notebook.layout import Position, layered_layout
+from orchestrate_nb.notebook.graph.layout import Position, layered_layout
 
 STATE_COLOURS = {
     "completed": "#1a7f37", "cached": "#0969da", "failed": "#cf222e", "stale": "#9a6700",

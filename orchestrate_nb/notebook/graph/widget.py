@@ -16,7 +16,7 @@ import anywidget
 import ipywidgets
 from traitlets import Dict, Unicode
 
-from orchestrate_nb.notebook.graph_static import BOX, graph_svg, graph_text
+from orchestrate_nb.notebook.graph.fallback import BOX, graph_svg, graph_text
 
 STATIC = Path(__file__).parent / "static"
 _layout: ipywidgets.Layout | None = None

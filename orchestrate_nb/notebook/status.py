@@ -22,7 +22,7 @@ from orchestrate_nb.notebook.cells import TaskCell
 from orchestrate_nb.notebook.explain import format_seconds, name_list
 from orchestrate_nb.notebook.file_state import declared_files, display_path
 from orchestrate_nb.notebook.fingerprints import current_fingerprint
-from orchestrate_nb.notebook.graph.svg import STATE_COLOURS
+from orchestrate_nb.notebook.graph.states import STATE_COLOURS
 from orchestrate_nb.notebook.state import CellRecord, KernelState
 
 FRESH = frozenset({"completed", "cached", "not cached"})

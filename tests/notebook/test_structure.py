@@ -95,3 +95,19 @@ def test_only_magics_raises_usage_error():
                     ast.unparse(node.exc).replace("NotebookUsageError(", "")):
                 raising.append(module)
     assert raising == [f"{PACKAGE}.magics"]
+
+
+def test_the_node_state_table_is_defined_once_and_sent_to_the_view():
+    from orchestrate_nb.notebook.graph.states import NODE_STATES, state_table
+    from orchestrate_nb.notebook.graph.widget import STATIC, RunGraph
+
+    widget = RunGraph()
+    try:
+        assert widget.states == state_table()
+        assert set(widget.get_state()["states"]) == set(NODE_STATES)
+    finally:
+        widget.close()
+    view = (STATIC / "graph.js").read_text() + (STATIC / "graph.css").read_text()
+    colours = {state.colour for state in NODE_STATES.values()} - {"#6e7781"}  # muted: default
+    assert not [colour for colour in colours if colour in view]
+    assert '"not cached"' not in view and "cancelled" not in view

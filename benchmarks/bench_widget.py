@@ -35,7 +35,7 @@ SETUP = """
 import time
 from IPython import get_ipython
 from orchestrate_nb import flow, task
-from orchestrate_nb.notebook.live import RunGraphWidget
+from orchestrate_nb.notebook.graph.live import RunGraphWidget
 
 @task
 def inc(x):

@@ -77,3 +77,10 @@ class FlowPauseTimeout(OrchestrateError, TimeoutError):
 
 class ResumeError(OrchestrateError, ValueError):
     """A flow run cannot be resumed: it is not paused, or the input given is refused."""
+
+
+class NotebookUsageError(OrchestrateError):
+    """A ``%%task`` or ``%flow`` line, or the notebook it reads, cannot be used as written.
+
+    Deliberately not a ``ValueError``: argparse would swallow one raised by an option's type
+    converter and print its own message instead of ours."""

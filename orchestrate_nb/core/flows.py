@@ -45,6 +45,9 @@ class Flow(Generic[P, R]):
         on_running: list[Callable[..., Any]] | None = None,
         tags: Iterable[str] | None = None,
     ) -> None:
+        # The constructor's arguments, as given: with_options starts from them, so every
+        # option a constructor takes survives a copy (the signature is the one list).
+        self._options = opt.options_of(locals())
         opt.check_callable(fn, "flow")
         self.fn = fn
         self.name: str = name or getattr(fn, "__name__", type(fn).__name__).replace("_", "-")
@@ -96,24 +99,13 @@ class Flow(Generic[P, R]):
         return self._validator.validate(parameters)
 
     def with_options(self, **changes: Any) -> Flow[P, R]:
-        current = {
-            "name": self.name, "version": self.version, "flow_run_name": self.flow_run_name,
-            "retries": self.retries, "retry_delay_seconds": self.retry_delay_seconds,
-            "task_runner": self.task_runner, "description": self.description,
-            "timeout_seconds": self.timeout_seconds,
-            "validate_parameters": self.should_validate_parameters,
-            "persist_result": self.persist_result, "result_storage": self.result_storage,
-            "result_serializer": self.result_serializer,
-            "cache_result_in_memory": self.cache_result_in_memory, "log_prints": self.log_prints,
-            "on_completion": self.on_completion_hooks, "on_failure": self.on_failure_hooks,
-            "on_cancellation": self.on_cancellation_hooks, "on_crashed": self.on_crashed_hooks,
-            "on_running": self.on_running_hooks, "tags": self.tags,
-        }
-        unknown = set(changes) - set(current)
-        if unknown:
-            raise TypeError(f"flow {self.name!r}: unknown option(s) {', '.join(sorted(unknown))}")
-        current.update(changes)
-        return Flow(self.fn, **current)
+        """A copy of this flow with some options changed (hooks added since included)."""
+        current = {**self._options, "task_runner": self.task_runner,  # the same instance
+                   "on_completion": self.on_completion_hooks,
+                   "on_failure": self.on_failure_hooks,
+                   "on_cancellation": self.on_cancellation_hooks,
+                   "on_crashed": self.on_crashed_hooks, "on_running": self.on_running_hooks}
+        return Flow(self.fn, **opt.changed(current, changes, f"flow {self.name!r}"))
 
     def serve(self, name: str | None = None, *, cron: str | None = None,
               interval: float | dt.timedelta | None = None, rrule: str | None = None,
@@ -127,13 +119,12 @@ class Flow(Generic[P, R]):
         interrupting the kernel); ``limit`` runs at once. Works for flows defined in a
         notebook cell or a ``__main__`` script too (they are deployed by value). Trigger a
         run with ``orchestrate-nb deployment run NAME``. See ``deploy/serve.py``."""
+        # Every argument goes on by name, so none can be left behind (a test checks that
+        # deploy.serve takes each of them, with the same default).
+        options = {key: value for key, value in locals().items() if key != "self"}
         from orchestrate_nb.deploy.serve import serve
 
-        serve(self, name, cron=cron, interval=interval, rrule=rrule, timezone=timezone,
-              parameters=parameters, tags=tags, retries=retries,
-              retry_delay_seconds=retry_delay_seconds, timeout_seconds=timeout_seconds,
-              catchup=catchup, limit=limit, pause_on_shutdown=pause_on_shutdown,
-              print_starting_message=print_starting_message)
+        serve(self, **options)
 
     def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
         from orchestrate_nb.runtime.flow_engine import call_flow

@@ -50,6 +50,19 @@ def check_tags(tags: Iterable[str] | None, owner: str) -> frozenset[str]:
     return result
 
 
+def options_of(arguments: dict[str, Any]) -> dict[str, Any]:
+    """A constructor's options from its ``locals()`` taken first thing: all but self, fn."""
+    return {name: value for name, value in arguments.items() if name not in ("self", "fn")}
+
+
+def changed(current: dict[str, Any], changes: dict[str, Any], owner: str) -> dict[str, Any]:
+    """``current`` with ``changes`` applied; an option the constructor lacks is a TypeError."""
+    unknown = set(changes) - set(current)
+    if unknown:
+        raise TypeError(f"{owner}: unknown option(s) {', '.join(sorted(unknown))}")
+    return {**current, **changes}
+
+
 def check_callable(fn: Any, what: str) -> None:
     if not callable(fn):
         raise TypeError(f"@{what} must decorate a function, got {type(fn).__name__}")

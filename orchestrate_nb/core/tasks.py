@@ -48,6 +48,9 @@ class Task(Generic[P, R]):
         retry_condition_fn: Callable[..., bool] | None = None,
         viz_return_value: Any = None,
     ) -> None:
+        # The constructor's arguments, as given: with_options starts from them, so every
+        # option a constructor takes survives a copy (the signature is the one list).
+        self._options = opt.options_of(locals())
         opt.check_callable(fn, "task")
         self.fn = fn
         self.name: str = name if name else str(getattr(fn, "__name__", type(fn).__name__))
@@ -97,27 +100,10 @@ class Task(Generic[P, R]):
                         f"task {self.name!r}")
 
     def with_options(self, **changes: Any) -> Task[P, R]:
-        """A copy of this task with some options changed."""
-        current = {
-            "name": self.name, "description": self.description, "tags": self.tags,
-            "version": self.version, "cache_policy": self.cache_policy,
-            "cache_key_fn": self.cache_key_fn, "cache_expiration": self.cache_expiration,
-            "task_run_name": self.task_run_name, "retries": self.retries,
-            "retry_delay_seconds": self.retry_delay_seconds,
-            "retry_jitter_factor": self.retry_jitter_factor,
-            "persist_result": self.persist_result, "result_storage": self.result_storage,
-            "result_serializer": self.result_serializer,
-            "result_storage_key": self.result_storage_key,
-            "cache_result_in_memory": self.cache_result_in_memory,
-            "timeout_seconds": self.timeout_seconds, "log_prints": self.log_prints,
-            "refresh_cache": self.refresh_cache, "on_completion": self.on_completion_hooks,
-            "on_failure": self.on_failure_hooks, "retry_condition_fn": self.retry_condition_fn,
-        }
-        unknown = set(changes) - set(current)
-        if unknown:
-            raise TypeError(f"task {self.name!r}: unknown option(s) {', '.join(sorted(unknown))}")
-        current.update(changes)
-        return Task(self.fn, **current)
+        """A copy of this task with some options changed (hooks added since included)."""
+        current = {**self._options, "on_completion": self.on_completion_hooks,
+                   "on_failure": self.on_failure_hooks}
+        return Task(self.fn, **opt.changed(current, changes, f"task {self.name!r}"))
 
     def on_completion(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         self.on_completion_hooks.append(fn)

@@ -16,8 +16,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from IPython.core.error import UsageError
-
+from orchestrate_nb.errors import NotebookUsageError
 from orchestrate_nb.notebook.analysis import (
     CellAnalysis,
     CellSyntaxError,
@@ -65,7 +64,7 @@ class TaskCell:
 
 
 def saved_task_cell(cell: SavedCell) -> TaskCell:
-    """Raises UsageError for a cell with bad options or a syntax error."""
+    """Raises NotebookUsageError for a cell with bad options or a syntax error."""
     _, body, options = cell.task_parts()
     return _task_cell(cell, body, options)
 
@@ -74,7 +73,7 @@ def _task_cell(cell: SavedCell, body: str, options: CellOptions) -> TaskCell:
     try:
         analysis = with_overrides(analyse_cell(body), options)
     except CellSyntaxError as exc:
-        raise UsageError(f"cell {cell.index + 1} of the notebook: {exc}") from None
+        raise NotebookUsageError(f"cell {cell.index + 1} of the notebook: {exc}") from None
     return TaskCell(options.name or f"cell-{analysis.code_hash[:8]}", analysis, cell, options)
 
 
@@ -109,7 +108,7 @@ def _saved_task_cells(path: Path, strict: bool) -> list[TaskCell]:
         if saved.is_task:
             try:
                 cells.append(saved_task_cell(saved))
-            except UsageError:
+            except NotebookUsageError:
                 if strict:
                     raise
     return cells

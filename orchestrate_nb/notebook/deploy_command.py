@@ -11,9 +11,7 @@ import argparse
 import shlex
 from typing import NoReturn
 
-from IPython.core.error import UsageError
-
-from orchestrate_nb.errors import OrchestrateError
+from orchestrate_nb.errors import NotebookUsageError, OrchestrateError
 from orchestrate_nb.notebook.notebook_file import require_notebook
 from orchestrate_nb.notebook.state import KernelState
 
@@ -24,7 +22,7 @@ USAGE = ("%flow deploy --name NAME [--cron EXPR | --interval SECONDS | --rrule R
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"%flow deploy: {message}; usage: {USAGE}")
+        raise NotebookUsageError(f"%flow deploy: {message}; usage: {USAGE}")
 
 
 def _parser() -> _Parser:
@@ -47,7 +45,7 @@ def _parser() -> _Parser:
 
 
 def deploy_command(kernel: KernelState, rest: str) -> None:
-    """Deploy this notebook's saved file; a mistake is one ``UsageError`` line."""
+    """Deploy this notebook's saved file; a mistake is one ``NotebookUsageError`` line."""
     from orchestrate_nb.deploy.deployments import deploy_notebook, schedule_of
     from orchestrate_nb.deploy.parameters import parse_key_values
 
@@ -62,7 +60,7 @@ def deploy_command(kernel: KernelState, rest: str) -> None:
                                paused=options.paused, cache=options.cache,
                                kernel=options.kernel, cwd=options.cwd)
     except OrchestrateError as exc:
-        raise UsageError(" ".join(str(exc).split())) from None
+        raise NotebookUsageError(" ".join(str(exc).split())) from None
     schedule = schedule_of(info)
     when = schedule.describe() if schedule else "no schedule (orchestrate-nb deployment run)"
     print(f"Deployed {path.name} as {info.name!r}: {when}"

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
-from IPython.core.error import UsageError
-
-from orchestrate_nb.notebook.analysis import Edge
+from orchestrate_nb.errors import NotebookUsageError
 from orchestrate_nb.notebook.cell_result import CELL_STORE
 from orchestrate_nb.notebook.cell_run import task_key_of
 from orchestrate_nb.notebook.cells import TaskCell, edges_of, task_cells_of, unsaved_note
-from orchestrate_nb.notebook.explain import format_seconds
+from orchestrate_nb.notebook.graph.task_cells import show_graph
 from orchestrate_nb.notebook.options import parse_count
 from orchestrate_nb.notebook.state import KernelState
 from orchestrate_nb.notebook.status import show, status_bundle, statuses
-from orchestrate_nb.notebook.svg import GraphNode, merge_edges, render_svg, render_text
 from orchestrate_nb.settings import adopted_flow_run_id
 
 USAGE = ("%flow run [--name NAME] [--stale] [--parallel N] [-p key=value ...] "
@@ -36,7 +32,7 @@ def run_flow_command(kernel: KernelState, line: str) -> None:
     handler = _COMMANDS.get(command)
     if handler is None:
         what = f"unknown subcommand {command!r}" if command else "a subcommand is missing"
-        raise UsageError(f"%flow: {what}; usage: {USAGE}")
+        raise NotebookUsageError(f"%flow: {what}; usage: {USAGE}")
     run_id = adopted_flow_run_id()
     if run_id is not None and command in SKIPPED_IN_DEPLOYMENT_RUNS:
         print(f"%flow {command}: skipped, this notebook is running as deployment run "
@@ -59,7 +55,8 @@ def _notebook_option(rest: str, command: str) -> str | None:
         return None
     if len(words) == 2 and words[0] == "--notebook":
         return words[1]
-    raise UsageError(f"%flow {command} takes no arguments but --notebook PATH, got {rest!r}")
+    raise NotebookUsageError(
+        f"%flow {command} takes no arguments but --notebook PATH, got {rest!r}")
 
 
 def _status(kernel: KernelState, rest: str) -> None:
@@ -82,35 +79,6 @@ def _cells(kernel: KernelState, rest: str, command: str) -> list[TaskCell]:
     return cells
 
 
-def show_graph(kernel: KernelState, cells: Sequence[TaskCell], edges: Sequence[Edge]) -> None:
-    """The task cells as a graph coloured by state: the run-graph widget, which carries an
-    SVG and text for plain frontends (the SVG and text alone when widgets are off)."""
-    from orchestrate_nb.notebook.live import show_planned_graph
-
-    found = statuses(kernel, cells, edges)
-    nodes = graph_nodes(cells, set(), found)
-    merged = merge_edges(edges)
-    if show_planned_graph(nodes, merged):
-        return
-    bundle = {"text/plain": render_text(nodes, merged)}
-    if nodes:
-        bundle["image/svg+xml"] = render_svg(nodes, merged)
-    show(kernel.shell, bundle)
-
-
-def graph_nodes(cells: Sequence[TaskCell], running: set[str],
-                found: dict[str, Any]) -> list[GraphNode]:
-    """The cells as graph nodes: those about to run pending, the others as they stand."""
-    return [GraphNode(c.name, "pending") if c.name in running
-            else GraphNode(c.name, found[c.name].state, _detail(found[c.name])) for c in cells]
-
-
-def _detail(status: Any) -> str:
-    if status.state in ("stale", "failed", "not run"):
-        return str(status.why).removeprefix("failed: ").removeprefix("not run: ")
-    return format_seconds(status.duration) if status.duration is not None else ""
-
-
 def _history(kernel: KernelState, rest: str) -> None:
     from orchestrate_nb.notebook.history import history_text
 
@@ -121,7 +89,7 @@ def _history(kernel: KernelState, rest: str) -> None:
 def _clear_cache(kernel: KernelState, rest: str) -> None:
     names = shlex.split(rest)
     if len(names) > 1:
-        raise UsageError(f"%flow clear-cache takes one task name at most, got {rest!r}")
+        raise NotebookUsageError(f"%flow clear-cache takes one task name at most, got {rest!r}")
     if not names:
         cells, _ = task_cells_of(kernel)
         names = list(dict.fromkeys([c.name for c in cells] + list(kernel.records)))

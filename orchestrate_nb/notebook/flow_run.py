@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from IPython.core.error import UsageError
-
 from orchestrate_nb.core.flows import Flow
 from orchestrate_nb.core.states import State
+from orchestrate_nb.errors import NotebookUsageError
 from orchestrate_nb.notebook.analysis import Edge, analyse_cell, dependency_order
 from orchestrate_nb.notebook.cell_run import CellRun, CellSpec
 from orchestrate_nb.notebook.cells import TaskCell, edges_of, task_cells_of, unsaved_note
@@ -105,8 +104,8 @@ def make_plan(kernel: KernelState, path: Path) -> RunPlan:
                                           magic_line, filename, cell.saved.cell_id,
                                           notebook_identity_of(path))
         except SyntaxError as exc:
-            raise UsageError(f"task cell {cell.name!r} has a syntax error at line "
-                             f"{exc.lineno}: {exc.msg}") from None
+            raise NotebookUsageError(f"task cell {cell.name!r} has a syntax error at line "
+                                     f"{exc.lineno}: {exc.msg}") from None
     return RunPlan(path, saved, cells, specs, order, edges_of(cells))
 
 
@@ -114,8 +113,8 @@ def prepare_namespace(kernel: KernelState, plan: RunPlan, options: FlowRunOption
     namespace = kernel.namespace
     parameters = next((c for c in plan.saved if "parameters" in c.tags), None)
     if parameters is not None and parameters.is_task and options.parameters:
-        raise UsageError("the cell tagged 'parameters' is a %%task cell; -p values are set "
-                         "after it runs, so make it a plain cell")
+        raise NotebookUsageError("the cell tagged 'parameters' is a %%task cell; -p values are "
+                                 "set after it runs, so make it a plain cell")
     if parameters is not None and not parameters.is_task and (
             options.parameters or _defines_missing(parameters, namespace)):
         run_plain_cell(kernel, parameters, plan.path)
@@ -183,9 +182,9 @@ def _selection(kernel: KernelState, plan: RunPlan, options: FlowRunOptions
 def _live_graph(plan: RunPlan, selected: set[str], found: dict[str, Any],
                 engine: FlowRunEngine) -> AbstractContextManager[Any]:
     """The run graph of the task cells, updated while the flow run goes (if widgets are on)."""
-    from orchestrate_nb.notebook.flow_commands import graph_nodes
-    from orchestrate_nb.notebook.live import watch_planned_run
-    from orchestrate_nb.notebook.svg import merge_edges
+    from orchestrate_nb.notebook.graph.live import watch_planned_run
+    from orchestrate_nb.notebook.graph.svg import merge_edges
+    from orchestrate_nb.notebook.graph.task_cells import graph_nodes
 
     watch = watch_planned_run(graph_nodes(plan.cells, selected, found),
                               merge_edges(plan.edges), engine.flow_run)
@@ -224,7 +223,7 @@ def _raise_first_failure(kernel: KernelState, plan: RunPlan,
         state = future.final_state() if future is not None else None
         if state is not None and state.is_unsuccessful() and isinstance(state.data,
                                                                         BaseException):
-            from orchestrate_nb.notebook.flow_commands import show_graph
+            from orchestrate_nb.notebook.graph.task_cells import show_graph
 
             if not plan.shown_live:
                 show_graph(kernel, plan.cells, plan.edges)

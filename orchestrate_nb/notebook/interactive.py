@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from IPython.core.error import UsageError
-
 from orchestrate_nb.core.events import DependencyEdge
 from orchestrate_nb.core.states import State
-from orchestrate_nb.errors import OrchestrateError
+from orchestrate_nb.errors import NotebookUsageError, OrchestrateError
 from orchestrate_nb.notebook.capture import replay
 from orchestrate_nb.notebook.cell_result import CellResult
 from orchestrate_nb.notebook.cell_run import CellRun
@@ -47,8 +45,8 @@ def run_task_cell(kernel: KernelState, line: str, cell: str) -> tuple[CellRun, S
 def _check_inputs_exist(kernel: KernelState, names: tuple[str, ...]) -> None:
     missing = [name for name in names if name not in kernel.namespace]
     if missing:
-        raise UsageError(f"%%task --inputs: {missing[0]!r} is not defined; run the cell "
-                         "that defines it first, or leave it out of --inputs")
+        raise NotebookUsageError(f"%%task --inputs: {missing[0]!r} is not defined; run the cell "
+                                 "that defines it first, or leave it out of --inputs")
 
 
 def execute_in_session(kernel: KernelState, run: CellRun) -> State:

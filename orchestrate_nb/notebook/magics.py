@@ -107,7 +107,7 @@ def load(shell: Any) -> None:
     if shell is None or id(shell) in _loaded:
         return
     install_log_formatter()
-    from orchestrate_nb.notebook.live import RunGraphWidget
+    from orchestrate_nb.notebook.graph.live import RunGraphWidget
 
     RunGraphWidget.for_shell(shell)  # so %config RunGraphWidget... works from now on
     magics = TaskMagics(shell=shell)

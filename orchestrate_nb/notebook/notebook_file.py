@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from IPython.core.error import UsageError
-
+from orchestrate_nb.errors import NotebookUsageError
 from orchestrate_nb.notebook.options import CellOptions, parse_task_line
 
 DEFAULT_FLOW_NAME = "notebook"
@@ -57,7 +56,7 @@ def find_notebook(shell: Any, explicit: str | None = None) -> Path | None:
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_file():
-            raise UsageError(f"--notebook {explicit}: no such file")
+            raise NotebookUsageError(f"--notebook {explicit}: no such file")
         return path
     for hint in _hints(shell):
         for path in (Path(hint).expanduser(), Path.cwd() / Path(hint).name):
@@ -68,8 +67,8 @@ def find_notebook(shell: Any, explicit: str | None = None) -> Path | None:
 
 def require_notebook(path: Path | None) -> Path:
     if path is None:
-        raise UsageError("can't find this notebook's file; save it and pass "
-                         "--notebook PATH (e.g. %flow run --notebook analysis.ipynb)")
+        raise NotebookUsageError("can't find this notebook's file; save it and pass "
+                                 "--notebook PATH (e.g. %flow run --notebook analysis.ipynb)")
     return path
 
 
@@ -90,7 +89,7 @@ def read_cells(path: Path) -> list[SavedCell]:
         return [_saved_cell(index, cell) for index, cell in enumerate(cells)
                 if cell.get("cell_type") == "code"]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise UsageError(f"can't read the notebook {path}: {exc}") from None
+        raise NotebookUsageError(f"can't read the notebook {path}: {exc}") from None
 
 
 def _saved_cell(index: int, cell: dict[str, Any]) -> SavedCell:

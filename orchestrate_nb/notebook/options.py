@@ -1,5 +1,5 @@
 """The options of ``%%task`` and ``%flow``: parsed with IPython's ``magic_arguments`` (an unknown
-option or a bad value is a one-line ``UsageError``) into plain values the rest of the package
+option or a bad value is one ``NotebookUsageError`` line) into plain values the rest of the package
 uses. The same parser reads the ``%%task`` lines of a saved notebook for ``%flow run``.
 """
 
@@ -14,6 +14,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from orchestrate_nb.errors import NotebookUsageError
 from orchestrate_nb.notebook.analysis import OverrideError, parse_override
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|min|sec|d|h|m|s)?", re.IGNORECASE)
@@ -59,7 +60,7 @@ def _duration(what: str) -> Any:
         try:
             return parse_duration(text)
         except ValueError as exc:
-            raise UsageError(f"{what}: {exc}") from None
+            raise NotebookUsageError(f"{what}: {exc}") from None
 
     return convert
 
@@ -69,9 +70,9 @@ def _non_negative(kind: type, what: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
-            raise UsageError(f"{what} must be a number, got {text!r}") from None
+            raise NotebookUsageError(f"{what} must be a number, got {text!r}") from None
         if value < 0:
-            raise UsageError(f"{what} must not be negative, got {text!r}")
+            raise NotebookUsageError(f"{what} must not be negative, got {text!r}")
         return value
 
     return convert
@@ -111,7 +112,7 @@ def parse_task_line(line: str) -> CellOptions:
     """The options of a ``%%task`` line (without the ``%%task`` itself)."""
     args = _parse(task_arguments, line, "%%task")
     if args.name is not None and not _NAME.fullmatch(args.name):
-        raise UsageError(f"{args.name!r} is not a task name; use letters, digits, _ . -")
+        raise NotebookUsageError(f"{args.name!r} is not a task name; use letters, digits, _ . -")
     return CellOptions(
         name=args.name, retries=args.retries, retry_delay=args.retry_delay,
         timeout=args.timeout, tags=_split(args.tags), no_cache=args.no_cache,
@@ -123,8 +124,8 @@ def parse_task_line(line: str) -> CellOptions:
 def _parse(arguments: Any, line: str, magic: str) -> Any:
     try:
         return parse_argstring(arguments, line)
-    except UsageError as exc:
-        raise UsageError(f"{magic}: {exc}{_suggestion(arguments, str(exc))}") from None
+    except (UsageError, NotebookUsageError) as exc:  # argparse's mistakes, or our converters'
+        raise NotebookUsageError(f"{magic}: {exc}{_suggestion(arguments, str(exc))}") from None
 
 
 def _suggestion(arguments: Any, message: str) -> str:
@@ -151,7 +152,7 @@ def _override(text: str | None) -> tuple[str, ...] | None:
     try:
         return parse_override(text)
     except OverrideError as exc:
-        raise UsageError(str(exc)) from None
+        raise NotebookUsageError(str(exc)) from None
 
 
 @magic_arguments()
@@ -179,7 +180,7 @@ class FlowRunOptions:
 def parse_flow_run_line(line: str) -> FlowRunOptions:
     args = _parse(flow_run_arguments, line, "%flow run")
     if args.parallel == 0:
-        raise UsageError("--parallel must be at least 1")
+        raise NotebookUsageError("--parallel must be at least 1")
     return FlowRunOptions(args.name, args.stale, args.parallel,
                           dict(parse_parameter(text) for text in args.parameter), args.notebook)
 
@@ -190,7 +191,7 @@ def parse_parameter(text: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key.isidentifier():
-        raise UsageError(f"-p takes key=value with a variable name as key, got {text!r}")
+        raise NotebookUsageError(f"-p takes key=value with a variable name as key, got {text!r}")
     try:
         return key, ast.literal_eval(raw.strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -204,7 +205,7 @@ def parse_count(text: str, default: int) -> int:
     try:
         count = int(text)
     except ValueError:
-        raise UsageError(f"expected a number of runs, got {text.strip()!r}") from None
+        raise NotebookUsageError(f"expected a number of runs, got {text.strip()!r}") from None
     if count < 1:
-        raise UsageError(f"the number of runs must be at least 1, got {count}")
+        raise NotebookUsageError(f"the number of runs must be at least 1, got {count}")
     return count

@@ -22,8 +22,8 @@ from orchestrate_nb.notebook.cells import TaskCell
 from orchestrate_nb.notebook.explain import format_seconds, name_list
 from orchestrate_nb.notebook.file_state import declared_files, display_path
 from orchestrate_nb.notebook.fingerprints import current_fingerprint
+from orchestrate_nb.notebook.graph.states import STATE_COLOURS
 from orchestrate_nb.notebook.state import CellRecord, KernelState
-from orchestrate_nb.notebook.svg import STATE_COLOURS
 
 FRESH = frozenset({"completed", "cached", "not cached"})
 # names whose use means the cell reads from the network or a database

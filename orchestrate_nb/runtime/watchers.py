@@ -12,7 +12,7 @@ import sys
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-FLOW_RUN_WATCHER = "orchestrate_nb.notebook.live:watch_flow_run"
+FLOW_RUN_WATCHER = "orchestrate_nb.notebook.graph.live:watch_flow_run"
 _log = logging.getLogger("orchestrate_nb.widget")
 _warned = False
 

@@ -1,6 +1,7 @@
 """``%flow deploy`` deploys the saved notebook; a mistake is one UsageError line.
 
-Called as the ``%flow`` magic calls it, with a kernel that knows the notebook's path.
+Called as the ``%flow`` magic calls it (inside the magics' one error translation), with a
+kernel that knows the notebook's path.
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ import pytest
 from deploy_helpers import write_notebook
 from IPython.core.error import UsageError
 
-from orchestrate_nb.notebook.deploy_command import deploy_command
+from orchestrate_nb.notebook import deploy_command as command
+from orchestrate_nb.notebook.magics import user_errors
+
+
+def deploy_command(kernel: Kernel, line: str) -> None:
+    with user_errors():
+        command.deploy_command(kernel, line)
 
 
 class Kernel:

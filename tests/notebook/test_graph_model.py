@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from graph_events import Events, at
 
-from orchestrate_nb.notebook.graph_model import GraphModel
-from orchestrate_nb.notebook.graph_static import graph_svg, graph_text
-from orchestrate_nb.notebook.layout import layered_layout
+from orchestrate_nb.notebook.graph.fallback import graph_svg, graph_text
+from orchestrate_nb.notebook.graph.layout import layered_layout
+from orchestrate_nb.notebook.graph.model import GraphModel
 
 NOW = at(100).timestamp()
 

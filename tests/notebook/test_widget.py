@@ -20,9 +20,9 @@ from kernels import LOAD, execute, notebook_of
 from traitlets.config import Configurable
 
 from orchestrate_nb import flow, task
-from orchestrate_nb.notebook import live
-from orchestrate_nb.notebook.graph_model import GraphModel
-from orchestrate_nb.notebook.live import LiveGraph, RunGraphWidget, watch_flow_run
+from orchestrate_nb.notebook.graph import live
+from orchestrate_nb.notebook.graph.live import LiveGraph, RunGraphWidget, watch_flow_run
+from orchestrate_nb.notebook.graph.model import GraphModel
 from orchestrate_nb.runtime import watchers
 from orchestrate_nb.runtime.reporting import subscribe, unsubscribe
 
@@ -104,7 +104,7 @@ def test_the_ticking_thread_keeps_the_rate_whatever_the_event_rate() -> None:
 
 
 def test_a_run_updates_the_widget_model_to_its_final_states() -> None:
-    from orchestrate_nb.notebook.widget import RunGraph
+    from orchestrate_nb.notebook.graph.widget import RunGraph
 
     @task
     def double(x: int) -> int:
@@ -359,7 +359,7 @@ def test_a_watcher_that_cannot_load_does_not_stop_the_flow(
 
 
 def test_a_failure_s_frame_is_the_last_one_in_the_user_s_code() -> None:
-    from orchestrate_nb.notebook.failure_details import failure_details
+    from orchestrate_nb.notebook.graph.failure_details import failure_details
 
     message = ("Task run failed with exception: FileNotFoundError('data.csv')\n"
                "Traceback (most recent call last):\n"

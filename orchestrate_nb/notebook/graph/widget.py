@@ -16,7 +16,8 @@ import anywidget
 import ipywidgets
 from traitlets import Dict, Unicode
 
-from orchestrate_nb.notebook.graph_static import BOX, graph_svg, graph_text
+from orchestrate_nb.notebook.graph.fallback import BOX, graph_svg, graph_text
+from orchestrate_nb.notebook.graph.states import state_table
 
 STATIC = Path(__file__).parent / "static"
 _layout: ipywidgets.Layout | None = None
@@ -37,6 +38,8 @@ class RunGraph(anywidget.AnyWidget):  # type: ignore[misc]
     _esm = (STATIC / "graph.js").read_text(encoding="utf-8")
     _css = (STATIC / "graph.css").read_text(encoding="utf-8")
     graph = Dict(help="The graph: flow, nodes (laid out), edges.").tag(sync=True)
+    states = Dict(state_table(), help="Each node state's mark, colour and finality (the one "
+                  "table, graph/states.py).").tag(sync=True)
     box = Dict(BOX, help="Node size and spacing, in pixels (the static SVG's)."
                ).tag(sync=True)
     selected = Unicode(None, allow_none=True, help="The node whose logs are pinned open."

@@ -25,12 +25,12 @@ from traitlets import Bool, Float, Int
 from traitlets.config import SingletonConfigurable
 
 from orchestrate_nb.core.events import RunEvent
-from orchestrate_nb.notebook.graph_html import saved_graph_bundle
-from orchestrate_nb.notebook.graph_model import GraphModel
-from orchestrate_nb.notebook.svg import GraphEdge, GraphNode
+from orchestrate_nb.notebook.graph.html import saved_graph_bundle
+from orchestrate_nb.notebook.graph.model import GraphModel
+from orchestrate_nb.notebook.graph.svg import GraphEdge, GraphNode
 
 if TYPE_CHECKING:
-    from orchestrate_nb.notebook.widget import RunGraph
+    from orchestrate_nb.notebook.graph.widget import RunGraph
 
 _log = logging.getLogger("orchestrate_nb.widget")
 Publish = Callable[[dict[str, Any]], None]
@@ -172,7 +172,7 @@ class FlowRunWatch:
     def __init__(self, model: GraphModel, settings: RunGraphWidget) -> None:
         from IPython.display import display
 
-        from orchestrate_nb.notebook.widget import RunGraph
+        from orchestrate_nb.notebook.graph.widget import RunGraph
 
         self.widget: RunGraph = RunGraph(graph=model.snapshot(time.time()))
         self.live = LiveGraph(model, self.widget.show, settings.update_interval)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrate_nb.notebook.graph_nodes import format_duration, node_detail
-from orchestrate_nb.notebook.svg import BOX, GraphEdge, GraphNode, render_svg, render_text
+from orchestrate_nb.notebook.graph.nodes import format_duration, node_detail
+from orchestrate_nb.notebook.graph.svg import BOX, GraphEdge, GraphNode, render_svg, render_text
 
 __all__ = ["BOX", "graph_svg", "graph_text", "headline", "node_tooltip"]
 

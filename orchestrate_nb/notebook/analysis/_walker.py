@@ -11,8 +11,8 @@ import builtins
 import re
 from collections.abc import Callable, Iterable
 
-from orchestrate_nb.notebook._branches import BranchesMixin
-from orchestrate_nb.notebook._scopes import (
+from orchestrate_nb.notebook.analysis._branches import BranchesMixin
+from orchestrate_nb.notebook.analysis._scopes import (
     NON_ALIASING_CALLS,
     SHELL_CALLS,
     Scope,

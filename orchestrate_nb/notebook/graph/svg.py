@@ -11,15 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-from orchestrate_nb.notebook.layout import Position, layered_layout
+from orchestrate_nb.notebook.graph.layout import Position, layered_layout
+from orchestrate_nb.notebook.graph.states import MUTED, STATE_COLOURS, STATE_MARKS
 
-STATE_COLOURS = {
-    "completed": "#1a7f37", "cached": "#0969da", "failed": "#cf222e", "stale": "#9a6700",
-    "never run": "#6e7781", "not run": "#6e7781", "not cached": "#8250df",
-    "running": "#1f6feb", "retrying": "#bc4c00", "pending": "#6e7781",
-}
-STATE_MARKS = {"completed": "✓", "cached": "⟳", "failed": "✗", "stale": "!",
-               "never run": "·", "not run": "·", "not cached": "✓", "running": "▶"}
 _WIDTH, _HEIGHT, _GAP_X, _GAP_Y, _MARGIN = 176, 46, 72, 20, 12
 _TITLE_HEIGHT = 24
 # node size and spacing in pixels: the live widget draws its boxes where this SVG does
@@ -114,7 +108,7 @@ def _edge(edge: GraphEdge, positions: dict[str, Position]) -> str:
 
 def _node(node: GraphNode, position: Position) -> str:
     x, y = _corner(position)
-    colour = STATE_COLOURS.get(node.state, "#6e7781")
+    colour = STATE_COLOURS.get(node.state, MUTED)
     status = node.state + (f" · {node.detail}" if node.detail else "")
     title = f"{node.name}: {status}" + (f"\n{node.tooltip}" if node.tooltip else "")
     # the live widget's test hooks, so a saved graph is checked like the live one

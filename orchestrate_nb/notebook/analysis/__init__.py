@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from orchestrate_nb.errors import OrchestrateError
-from orchestrate_nb.notebook._walker import BUILTINS, CellWalker
-from orchestrate_nb.notebook.dependencies import (
+from orchestrate_nb.notebook.analysis._walker import BUILTINS, CellWalker
+from orchestrate_nb.notebook.analysis.dependencies import (
     CellCycleError,
     DuplicateCellNameError,
     Edge,

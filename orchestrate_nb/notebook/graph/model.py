@@ -25,7 +25,8 @@ from orchestrate_nb.core.events import (
     StateChanged,
     TaskRunCreated,
 )
-from orchestrate_nb.notebook.graph_nodes import (
+from orchestrate_nb.notebook.graph.layout import Position, layered_layout
+from orchestrate_nb.notebook.graph.nodes import (
     FINAL_STATES,
     STATE_MEMO,
     UNTIMED_STATES,
@@ -33,7 +34,6 @@ from orchestrate_nb.notebook.graph_nodes import (
     display_state,
     log_line,
 )
-from orchestrate_nb.notebook.layout import Position, layered_layout
 
 LOG_LINES = 5
 GROUP_THRESHOLD = 20

@@ -13,7 +13,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from orchestrate_nb.notebook.graph_static import graph_svg, graph_text
+from orchestrate_nb.notebook.graph.fallback import graph_svg, graph_text
 
 FAILED = ("failed", "crashed")
 _MAX_FAILURES = 20

@@ -3,14 +3,39 @@
 // by id so an update changes attributes in place instead of rebuilding the picture.
 const SVG_NS = "http://www.w3.org/2000/svg";
 const DEFAULT_BOX = { width: 176, height: 46, gap_x: 72, gap_y: 20, margin: 12 };
-const FINAL = new Set(["completed", "cached", "failed", "crashed", "not run", "cancelled",
-                       "not cached"]);
-const UNSUCCESSFUL = ["failed", "crashed", "not run", "cancelled"];
-const MARKS = {
-  completed: "✓", cached: "⟳", failed: "✗", crashed: "✗", "not run": "·",
-  running: "▶", retrying: "↻", pending: "○", cancelled: "⊘", paused: "‖",
-  stale: "!", "never run": "·", "not cached": "✓",
-};
+// The node states (mark, colour, final, unsuccessful) come from the kernel's table
+// (notebook/graph/states.py, the model's `states`): this view keeps no copy of its own.
+let FINAL = new Set();
+let UNSUCCESSFUL = [];
+let MARKS = {};
+
+function useStates(table) {
+  const entries = Object.entries(table || {});
+  FINAL = new Set(entries.filter(([, s]) => s.final).map(([name]) => name));
+  UNSUCCESSFUL = entries.filter(([, s]) => s.unsuccessful).map(([name]) => name);
+  MARKS = Object.fromEntries(entries.map(([name, s]) => [name, s.mark]));
+}
+
+// The state colours as CSS: --onb-<state> on the graph, and --onb-state on whatever
+// carries data-state (nodes, the header's pill, the log panel's heading).
+function stateStyle(table) {
+  const entries = Object.entries(table || {});
+  const variable = (name) => `--onb-${name.replace(/ /g, "-")}`;
+  const colours = entries.map(([name, s]) => `${variable(name)}: ${s.colour};`).join(" ");
+  const rules = entries.map(([name]) =>
+    `.onb-graph [data-state="${name}"] { --onb-state: var(${variable(name)}); }`);
+  return [`.onb-graph { ${colours} }`, ...rules].join("\n");
+}
+
+function installStateStyle(table) {
+  let style = document.getElementById("onb-graph-states");
+  if (!style) {
+    style = document.createElement("style");
+    style.id = "onb-graph-states";
+    document.head.append(style);
+  }
+  style.textContent = stateStyle(table);
+}
 
 function svgEl(tag, attrs = {}) {
   const el = document.createElementNS(SVG_NS, tag);
@@ -48,7 +73,7 @@ function done(counts) {
   return Object.entries(counts).reduce((sum, [s, n]) => sum + (FINAL.has(s) ? n : 0), 0);
 }
 
-// Mirrors graph_nodes.node_detail in Python (the static SVG's second line).
+// Mirrors graph/nodes.node_detail in Python (the static SVG's second line).
 export function nodeDetail(node, elapsed = 0) {
   if (node.detail) return node.detail; // said by whoever planned the node (why it is stale)
   const parts = [];
@@ -139,6 +164,8 @@ function summary(nodes) {
 }
 
 function render({ model, el }) {
+  useStates(model.get("states"));
+  installStateStyle(model.get("states"));
   const root = htmlEl("div", "onb-graph");
   root.dataset.testid = "onb-graph";
   const header = htmlEl("div", "onb-graph__header");

@@ -10,7 +10,7 @@ import ast
 from collections.abc import Iterable
 from typing import Any
 
-from orchestrate_nb.notebook._scopes import falls_through, may_suppress
+from orchestrate_nb.notebook.analysis._scopes import falls_through, may_suppress
 
 
 class BranchesMixin:

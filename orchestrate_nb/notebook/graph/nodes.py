@@ -9,11 +9,10 @@ from collections import deque
 from typing import Any
 
 from orchestrate_nb.core.events import LogEmitted, StateChanged
-from orchestrate_nb.notebook.failure_details import TRACEBACK_START, failure_details
+from orchestrate_nb.notebook.graph.failure_details import TRACEBACK_START, failure_details
+from orchestrate_nb.notebook.graph.states import FINAL_STATES
+from orchestrate_nb.notebook.graph.states import UNSUCCESSFUL_STATES as _UNSUCCESSFUL
 
-FINAL_STATES = frozenset({"completed", "cached", "failed", "crashed", "not run", "cancelled",
-                          "not cached"})
-_UNSUCCESSFUL = ("failed", "crashed", "not run", "cancelled")
 _LEVELS = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}
 _LOG_CHARS = 400
 

@@ -1,0 +1,1 @@
+"""The task graph: its model, layout, static SVG and live widget (see the notebook package)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from orchestrate_nb.notebook.svg import GraphEdge, GraphNode, render_svg
+from orchestrate_nb.notebook.graph.svg import GraphEdge, GraphNode, render_svg
 
 
 def _labels(svg: str) -> list[str]:

@@ -5,9 +5,10 @@ the writer thread holds the GIL the flow's own threads need. Here a statement is
 per table; rows become tuples through ``operator.itemgetter`` (C), and only the columns
 whose type converts values (timestamps, JSON, NUL-safe text) go through that type's bind
 processor, the same one SQLAlchemy would call. SQLite gets one ``executemany`` (its loop is
-C, and it releases the GIL while SQLite works); PostgreSQL gets multi-row ``VALUES``
-statements of ``PG_ROWS_PER_STATEMENT`` rows (one round trip each, as SQLAlchemy 2's
-insertmanyvalues does, without its per-row cost).
+C, and it releases the GIL while SQLite works). PostgreSQL gets ``COPY`` (psycopg writes
+its rows in C) for history rows, and ``executemany`` (pipelined by psycopg) for runs, whose
+inserts must skip a row a replayed batch already wrote. Multi-row ``VALUES`` would cost more:
+psycopg parses a long query's placeholders in Python each time (it caches short ones only).
 """
 
 from __future__ import annotations
@@ -17,9 +18,30 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table
+from sqlalchemy.exc import DBAPIError
 
-PG_ROWS_PER_STATEMENT = 1000
 Row = dict[str, Any]
+
+
+def _copy(conn: Connection, sql: str, values: list[Any]) -> None:
+    """psycopg's COPY, its errors raised as SQLAlchemy's (what ``failures.py`` classifies)."""
+    dbapi_connection = conn.connection.dbapi_connection
+    assert dbapi_connection is not None
+    cursor = dbapi_connection.cursor()
+    try:
+        with cursor.copy(sql) as copy:
+            write_row = copy.write_row
+            for row in values:
+                write_row(row)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        invalidated = conn.dialect.is_disconnect(exc, dbapi_connection, cursor)
+        if invalidated:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error,
+                                  hide_parameters=True, connection_invalidated=invalidated,
+                                  dialect=conn.dialect) from exc
+    finally:
+        cursor.close()
 
 
 class BulkInsert:
@@ -35,6 +57,11 @@ class BulkInsert:
         marker = "%s" if self._postgres else "?"
         self._row_sql = f"({', '.join([marker] * len(self.columns))})"
         self._tail = f" ON CONFLICT ({quote(ignore_key)}) DO NOTHING" if ignore_key else ""
+        self._sql = self._head + self._row_sql + self._tail
+        # COPY cannot skip rows already there: only for tables whose rows are never replayed.
+        self._copy_sql = (f"COPY {dialect.identifier_preparer.format_table(table)} "
+                          f"({', '.join(quote(c) for c in self.columns)}) FROM STDIN"
+                          if self._postgres and ignore_key is None else None)
         self._get = itemgetter(*self.columns)
         self._processors: list[tuple[int, Callable[[Any], Any]]] = []
         for index, name in enumerate(self.columns):
@@ -46,14 +73,10 @@ class BulkInsert:
     def execute(self, conn: Connection, rows: Sequence[Row]) -> None:
         if not rows:
             return
-        values = self._values(rows)
-        if not self._postgres:
-            conn.exec_driver_sql(self._head + self._row_sql + self._tail, values)
-            return
-        for start in range(0, len(values), PG_ROWS_PER_STATEMENT):
-            chunk = values[start:start + PG_ROWS_PER_STATEMENT]
-            sql = self._head + ", ".join([self._row_sql] * len(chunk)) + self._tail
-            conn.exec_driver_sql(sql, tuple(value for row in chunk for value in row))
+        if self._copy_sql is None:
+            conn.exec_driver_sql(self._sql, self._values(rows))
+        else:
+            _copy(conn, self._copy_sql, self._values(rows))
 
     def _values(self, rows: Sequence[Row]) -> list[Any]:
         get = self._get

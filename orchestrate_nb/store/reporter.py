@@ -50,9 +50,9 @@ class _FlushMarker:
 class StoreReporter:
     """Records RunEvents in the run store without slowing the runs that emit them."""
 
-    def __init__(self, settings: Settings, *, batch_size: int = 5_000,
+    def __init__(self, settings: Settings, *, batch_size: int = 2_000,
                  poll_interval: float = 0.2, heartbeat_interval: float = 5.0,
-                 retry_window: float = 120.0, max_backlog: int = 10_000) -> None:
+                 retry_window: float = 120.0, max_backlog: int = 4_000) -> None:
         self.settings = settings
         self.batch_size = batch_size
         self.max_backlog = max(max_backlog, batch_size)

@@ -1,10 +1,14 @@
 """The store's RunReporter: ``emit`` appends to a deque; a daemon thread writes batches.
 
-The caller's thread pays one ``deque.append`` per event (no lock, no I/O, cannot raise).
-The writer thread wakes every ``poll_interval`` (or at once on ``flush``), drains up to
-``batch_size`` events and writes them in one transaction. The queue is unbounded: events
-are never dropped for being many. ``flush`` appends a marker and waits until the batch that
-carried it is committed, so when a flow call returns its runs and logs are in the database.
+The caller's thread pays one ``deque.append`` and a length check per event (no lock, no
+I/O, cannot raise). The writer thread wakes every ``poll_interval`` (or at once on ``flush``,
+or when ``batch_size`` events wait), drains up to ``batch_size`` events and writes them in one
+transaction. Events are never dropped for being many: when ``max_backlog`` wait, the emitter
+waits until the writer has taken half of them (backpressure keeps the store's memory bounded
+however many tasks a flow maps), unless the writer has made no progress for
+``settings.flush_wait`` seconds (a stuck store must not stop the flow: the queue grows then).
+``flush`` appends a marker and waits until the batch that carried it is committed, so when
+a flow call returns its runs and logs are in the database.
 
 A store that cannot record never holds a flow up for long: ``flush`` returns at once when the
 store is known to be unreachable (said in one line, see ``failures.py``), and after
@@ -46,11 +50,12 @@ class _FlushMarker:
 class StoreReporter:
     """Records RunEvents in the run store without slowing the runs that emit them."""
 
-    def __init__(self, settings: Settings, *, batch_size: int = 20_000,
+    def __init__(self, settings: Settings, *, batch_size: int = 2_000,
                  poll_interval: float = 0.2, heartbeat_interval: float = 5.0,
-                 retry_window: float = 120.0) -> None:
+                 retry_window: float = 120.0, max_backlog: int = 4_000) -> None:
         self.settings = settings
         self.batch_size = batch_size
+        self.max_backlog = max(max_backlog, batch_size)
         self.poll_interval = poll_interval
         self.heartbeat_interval = heartbeat_interval
         self.retry_window = retry_window
@@ -59,6 +64,8 @@ class StoreReporter:
         self._open_failure: BaseException | None = None
         self._next_open = 0.0
         self._progress_at = time.monotonic()  # when a batch was last written (or given up)
+        self._room = threading.Event()  # set by the writer whenever it has taken a batch
+        self._stalled_at: float | None = None  # the _progress_at backpressure gave up at
         self._start(open_now=True)
         atexit.register(self._at_exit)
         _register_fork_handler(self)
@@ -74,7 +81,26 @@ class StoreReporter:
 
     # -- the RunReporter protocol ------------------------------------------------------
     def emit(self, event: RunEvent) -> None:
-        self._queue.append(event)  # the whole hot path: atomic, lock-free, cannot fail
+        queue = self._queue
+        queue.append(event)  # atomic and lock-free: the writer thread pops from the other end
+        if len(queue) >= self.batch_size:
+            self._wait_for_room(queue)
+
+    def _wait_for_room(self, queue: deque[Any]) -> None:
+        """Wake the writer; past ``max_backlog``, wait until it has taken half the backlog."""
+        self._wake.set()
+        if len(queue) < self.max_backlog or threading.current_thread() is self._thread:
+            return
+        if self._stalled_at == self._progress_at:  # gave up on this writer: no new progress
+            return
+        started = time.monotonic()
+        while len(queue) > self.max_backlog // 2 and self._thread.is_alive():
+            self._room.clear()
+            self._wake.set()
+            self._room.wait(0.05)
+            if time.monotonic() - max(started, self._progress_at) >= self.settings.flush_wait:
+                self._stalled_at = self._progress_at  # a stuck store: let the queue grow
+                return
 
     def flush(self, timeout: float | None = None) -> None:
         """Block until every event emitted before this call is committed, or given up.
@@ -146,6 +172,7 @@ class StoreReporter:
     def _drain(self) -> None:
         while self._queue:
             events, markers = self._take_batch()
+            self._room.set()  # the emitters waiting on a full queue may go on
             if events:
                 self._write(events)
             self._progress_at = time.monotonic()

@@ -1,6 +1,7 @@
-"""Writing a batch of RunEvents in one transaction, with Core executemany statements.
+"""Writing a batch of RunEvents in one transaction, with one bulk statement per table.
 
-ORM unit-of-work inserts cost ~35 µs a row; one executemany per table costs a few. A write
+ORM unit-of-work inserts cost ~35 µs a row; Core executemany ~5; the driver's own bulk
+form of the rows (``bulk.py``) ~1, which is what the task runs and history rows take. A write
 that fails for a transient reason (a lock, a dropped connection) is retried with backoff;
 one that fails because of its data is split in halves until the offending event is isolated,
 so one bad event costs one record, not the batch. One that fails because the store cannot be
@@ -15,13 +16,13 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Connection, String, Table, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Dialect, String, Table, bindparam, func, select, update
 from sqlalchemy.sql.dml import Insert, Update
 
 from orchestrate_nb.core.events import RunEvent
 from orchestrate_nb.store import orm
 from orchestrate_nb.store.batch import BatchPlan, Row, plan_batch
+from orchestrate_nb.store.bulk import BulkInsert
 from orchestrate_nb.store.database import Database
 from orchestrate_nb.store.failures import Failure, StoreStatus, classify, is_transient
 from orchestrate_nb.store.processes import ProcessIdentity
@@ -40,6 +41,13 @@ _CHANGE_COLUMNS = ("state_type", "state_name", "state_message", "start_time", "e
                    "run_count")
 _FLOW_CHANGE_COLUMNS = (*_CHANGE_COLUMNS, "owner_host", "owner_pid", "owner_token", "heartbeat")
 _TASK_CHANGE_COLUMNS = (*_CHANGE_COLUMNS, "cache_key")
+# The columns of the rows ``batch.py`` plans (every row has every key).
+_TASK_RUN_COLUMNS = ("id", "flow_run_id", "task_name", "task_key", "name", "tags", "map_index",
+                     "created", "cache_key", *_CHANGE_COLUMNS, "owner_host",
+                     "owner_pid", "owner_token", "heartbeat")
+_STATE_COLUMNS = ("flow_run_id", "task_run_id", "type", "name", "message", "timestamp")
+_EDGE_COLUMNS = ("flow_run_id", "upstream_task_run_id", "downstream_task_run_id", "input_name")
+_LOG_COLUMNS = ("flow_run_id", "task_run_id", "level", "logger", "message", "timestamp")
 
 
 class BatchWriter:
@@ -53,7 +61,7 @@ class BatchWriter:
         self.status = status or StoreStatus(database.display_url)
         self._flow_ids: dict[str, int] = {}
         self._open_runs: dict[str, set[str]] = {"flow": set(), "task": set()}
-        self._statements = _Statements(database.dialect)
+        self._statements = _Statements(database.engine.dialect)
 
     # -- writing ---------------------------------------------------------------------
     def write(self, events: Sequence[RunEvent]) -> None:
@@ -109,14 +117,13 @@ class BatchWriter:
             conn.execute(s.insert_flow_runs, rows)
         if plan.flow_run_changes:
             conn.execute(s.update_flow_runs, _bind(plan.flow_run_changes.values()))
-        if plan.new_task_runs:
-            _insert_without_nulls(conn, s.insert_task_runs, plan.new_task_runs.values())
+        s.insert_task_runs.execute(conn, list(plan.new_task_runs.values()))
         if plan.task_run_changes:
             conn.execute(s.update_task_runs, _bind(plan.task_run_changes.values()))
         # History rows keep their order: their ids are the order states were entered in.
-        for table, rows in ((RUN_STATES, plan.states), (EDGES, plan.edges), (LOGS, plan.logs)):
-            if rows:
-                conn.execute(table.insert(), rows)
+        s.insert_states.execute(conn, plan.states)
+        s.insert_edges.execute(conn, plan.edges)
+        s.insert_logs.execute(conn, plan.logs)
 
     def _resolve_flow_ids(self, conn: Connection, names: dict[str, dt.datetime]) -> dict[str, int]:
         ids = {name: self._flow_ids[name] for name in names if name in self._flow_ids}
@@ -150,20 +157,6 @@ def _with_flow_id(row: Row, flow_ids: dict[str, int]) -> Row:
     return row
 
 
-def _insert_without_nulls(conn: Connection, statement: Insert, rows: Iterable[Row]) -> None:
-    """Leave NULL columns out of the INSERT: SQLAlchemy's cost is per bound value.
-
-    Rows are grouped by the columns they fill (usually one or two groups per batch), each
-    group one executemany.
-    """
-    groups: dict[tuple[str, ...], list[Row]] = {}
-    for row in rows:
-        lean = {key: value for key, value in row.items() if value is not None}
-        groups.setdefault(tuple(lean), []).append(lean)
-    for group in groups.values():
-        conn.execute(statement, group)
-
-
 def _bind(changes: Iterable[Row]) -> list[Row]:
     return [{f"b_{key}": value for key, value in change.items()} for change in changes]
 
@@ -171,10 +164,13 @@ def _bind(changes: Iterable[Row]) -> list[Row]:
 class _Statements:
     """The writer's statements, built once (SQLAlchemy caches their compiled form)."""
 
-    def __init__(self, dialect: str) -> None:
-        self.insert_flows = _insert_ignoring_duplicates(dialect, FLOWS, "name")
-        self.insert_flow_runs = _insert_ignoring_duplicates(dialect, FLOW_RUNS, "id")
-        self.insert_task_runs = _insert_ignoring_duplicates(dialect, TASK_RUNS, "id")
+    def __init__(self, dialect: Dialect) -> None:
+        self.insert_flows = _insert_ignoring_duplicates(dialect.name, FLOWS, "name")
+        self.insert_flow_runs = _insert_ignoring_duplicates(dialect.name, FLOW_RUNS, "id")
+        self.insert_task_runs = BulkInsert(TASK_RUNS, _TASK_RUN_COLUMNS, dialect, "id")
+        self.insert_states = BulkInsert(RUN_STATES, _STATE_COLUMNS, dialect)
+        self.insert_edges = BulkInsert(EDGES, _EDGE_COLUMNS, dialect)
+        self.insert_logs = BulkInsert(LOGS, _LOG_COLUMNS, dialect)
         self.update_flow_runs = _update_changes(FLOW_RUNS, _FLOW_CHANGE_COLUMNS)
         self.update_task_runs = _update_changes(TASK_RUNS, _TASK_CHANGE_COLUMNS)
         self.heartbeat_flow_runs = _update_heartbeat(FLOW_RUNS)
@@ -183,9 +179,13 @@ class _Statements:
 
 def _insert_ignoring_duplicates(dialect: str, table: Table, key: str) -> Insert:
     """A replayed batch (a commit whose acknowledgement was lost) must not fail as a whole."""
-    if dialect == "postgresql":
+    if dialect == "postgresql":  # imported here: loading it costs a SQLite user ~10 MB
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
     if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
         return sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
     return table.insert()
 

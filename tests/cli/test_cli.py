@@ -180,9 +180,8 @@ def test_db_prune_removes_only_runs_older_than_the_cutoff(cli, store):
     assert cli("runs", "show", old.id).code == 1
 
 
-def test_db_prune_gives_the_freed_space_back_to_the_disk(cli, store, orchestrate_home):
-    if not store.writer.database.sqlite_path:
-        pytest.skip("PostgreSQL reuses freed rows itself; only SQLite files are vacuumed")
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL reuses
+def test_db_prune_gives_the_freed_space_back_to_the_disk(cli, store, orchestrate_home):  # rows
     store.add_flow("etl", tasks=2000, days_ago=40)
     store.add_flow("etl", name="recent-run")
     files = [orchestrate_home / "orchestrate_nb.db", orchestrate_home / "orchestrate_nb.db-wal"]

@@ -48,7 +48,7 @@ class FileAccess:
         """Files only read whose size or mtime changed between their first open and now."""
         changed = []
         for path, seen in self.read.items():
-            if path not in self.written and seen is not None and _stat(path) != seen:
+            if path not in self.written and seen is not None and size_and_mtime(path) != seen:
                 changed.append(path)
         return changed
 
@@ -97,7 +97,7 @@ def _note(access: FileAccess, event: str, args: tuple[object, ...]) -> None:
         writes = bool(bits & _WRITE_FLAGS)
         reads = not bits & os.O_WRONLY
     if reads and path not in access.read and path not in access.written:
-        access.read[path] = _stat(path)
+        access.read[path] = size_and_mtime(path)
     if writes:
         access.written.add(path)
 
@@ -108,7 +108,8 @@ def _listed_by_import() -> bool:
     return frame.f_code.co_filename.startswith("<frozen importlib")
 
 
-def _stat(path: str) -> tuple[int, int] | None:
+def size_and_mtime(path: str) -> tuple[int, int] | None:
+    """The cheap check of a file: its size and mtime (None when it does not exist)."""
     try:
         found = os.stat(path)
     except OSError:

@@ -25,7 +25,7 @@ from typing import Any
 
 import xxhash
 
-from orchestrate_nb.notebook.file_access import ignored
+from orchestrate_nb.notebook.file_access import ignored, size_and_mtime
 from orchestrate_nb.results.fingerprint import fingerprint_parts
 
 ABSENT = "absent"
@@ -51,7 +51,7 @@ def file_fingerprint(path: str) -> str:
     if known is not None and known[0] == found.st_size and known[1] == found.st_mtime_ns:
         return known[2]
     digest = _content_hash(path)
-    if _stat(path) == (found.st_size, found.st_mtime_ns):  # not written while we read it
+    if size_and_mtime(path) == (found.st_size, found.st_mtime_ns):  # not written while we read it
         with _lock:
             _known[path] = (found.st_size, found.st_mtime_ns, digest)
     return digest
@@ -75,13 +75,6 @@ def _listing_fingerprint(path: str) -> str:
         return ABSENT
     return "listing:" + xxhash.xxh3_64("\0".join(names).encode()).hexdigest()
 
-
-def _stat(path: str) -> tuple[int, int] | None:
-    try:
-        found = os.stat(path)
-    except OSError:
-        return None
-    return found.st_size, found.st_mtime_ns
 
 
 def fingerprints(paths: Iterable[str]) -> dict[str, str]:

@@ -155,7 +155,7 @@ def cache_key_cost(runs: int, calls: int) -> None:
         return x + y
 
     from orchestrate_nb.core.states import Pending
-    from orchestrate_nb.runtime.records import TaskRun
+    from orchestrate_nb.engine.records import TaskRun
 
     run = TaskRun("id", "add-0", "add", add.task_key, None, (), -1, {}, Pending())
     params = {"x": 1, "y": 2}

@@ -109,7 +109,7 @@ def in_process_shell() -> Any:
 def store_ready() -> None:
     """The first event opens the run store on its writer thread (migrations, crash
     recovery: once per process, in the background); measure after that."""
-    from orchestrate_nb.runtime.reporting import get_reporter
+    from orchestrate_nb.engine.reporting import get_reporter
 
     get_reporter().flush()
 
@@ -132,7 +132,7 @@ def overhead_in_process(runs: int, n: int) -> dict[str, float]:
 
 KERNEL_TIMER = """
 import json, statistics, time
-from orchestrate_nb.runtime.reporting import get_reporter
+from orchestrate_nb.engine.reporting import get_reporter
 def _per_cell(cell, n):
     get_ipython().run_cell(cell)
     get_reporter().flush()  # the run store opens once, in the background: let it
@@ -162,7 +162,7 @@ def overhead_through_client(runs: int, n: int, work: Path, kernel: str = "python
     (a person's pace: background work such as the run store's writer is done between)."""
     result = {}
     setup = ["%load_ext orchestrate_nb"] if kernel == "python3" else []
-    ready = [["from orchestrate_nb.runtime.reporting import get_reporter\n"
+    ready = [["from orchestrate_nb.engine.reporting import get_reporter\n"
               "get_reporter().flush()"]] if kernel == "python3" else []
     gap = [[f"import time; time.sleep({pause})"]] if pause else []
     for label, cell in (cells or TRIVIAL).items():

@@ -16,17 +16,17 @@ _EXPORTS = {
     "Flow": "orchestrate_nb.core.flows",
     "task": "orchestrate_nb.core.tasks",
     "Task": "orchestrate_nb.core.tasks",
-    "get_run_logger": "orchestrate_nb.runtime.logging",
-    "wait": "orchestrate_nb.runtime.futures",
-    "as_completed": "orchestrate_nb.runtime.futures",
-    "unmapped": "orchestrate_nb.runtime.inputs",
-    "allow_failure": "orchestrate_nb.runtime.inputs",
-    "tags": "orchestrate_nb.runtime.context",
+    "get_run_logger": "orchestrate_nb.engine.logging",
+    "wait": "orchestrate_nb.engine.futures",
+    "as_completed": "orchestrate_nb.engine.futures",
+    "unmapped": "orchestrate_nb.engine.inputs",
+    "allow_failure": "orchestrate_nb.engine.inputs",
+    "tags": "orchestrate_nb.engine.context",
     "State": "orchestrate_nb.core.states",
     "OrchestrateError": "orchestrate_nb.errors",
     "deploy_notebook": "orchestrate_nb.deploy.deployments",
     "deploy_flow": "orchestrate_nb.deploy.deployments",
-    "pause_flow_run": "orchestrate_nb.runtime.pause",
+    "pause_flow_run": "orchestrate_nb.engine.pause",
     "resume_flow_run": "orchestrate_nb.flow_runs",
 }
 
@@ -41,13 +41,13 @@ if TYPE_CHECKING:
     from orchestrate_nb.core.states import State
     from orchestrate_nb.core.tasks import Task, task
     from orchestrate_nb.deploy.deployments import deploy_flow, deploy_notebook
+    from orchestrate_nb.engine.context import tags
+    from orchestrate_nb.engine.futures import as_completed, wait
+    from orchestrate_nb.engine.inputs import allow_failure, unmapped
+    from orchestrate_nb.engine.logging import get_run_logger
+    from orchestrate_nb.engine.pause import pause_flow_run
     from orchestrate_nb.errors import OrchestrateError
     from orchestrate_nb.flow_runs import resume_flow_run
-    from orchestrate_nb.runtime.context import tags
-    from orchestrate_nb.runtime.futures import as_completed, wait
-    from orchestrate_nb.runtime.inputs import allow_failure, unmapped
-    from orchestrate_nb.runtime.logging import get_run_logger
-    from orchestrate_nb.runtime.pause import pause_flow_run
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -35,12 +35,12 @@ import sys
 from types import TracebackType
 from typing import Any
 
+from orchestrate_nb.engine import concurrency as _slots
 from orchestrate_nb.errors import (
     ConcurrencyLimitNotFound,
     ConcurrencySlotAcquisitionError,
     ConcurrencySlotTimeout,
 )
-from orchestrate_nb.runtime import concurrency as _slots
 
 __all__ = [
     "ConcurrencyLimitNotFound", "ConcurrencySlotAcquisitionError", "ConcurrencySlotTimeout",
@@ -157,7 +157,7 @@ def _holder_name(holder: Any) -> str | None:
     if holder is not None:
         return str(getattr(holder, "id", None) or (holder.get("id") if isinstance(
             holder, dict) else None) or holder)
-    from orchestrate_nb.runtime.context import flow_run_ctx, task_run_ctx
+    from orchestrate_nb.engine.context import flow_run_ctx, task_run_ctx
 
     task_ctx = task_run_ctx.get()
     if task_ctx is not None:
@@ -168,8 +168,8 @@ def _holder_name(holder: Any) -> str | None:
 
 def _announcer() -> Any:
     """Log on the run's logger inside a run, else on ``orchestrate_nb.concurrency``."""
+    from orchestrate_nb.engine.logging import configure_logging, get_run_logger
     from orchestrate_nb.errors import OrchestrateError
-    from orchestrate_nb.runtime.logging import configure_logging, get_run_logger
 
     configure_logging()
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrate_nb.runtime.pause import pause_flow_run
+from orchestrate_nb.engine.pause import pause_flow_run
 
 
 def resume_flow_run(flow_run_id: str, run_input: dict[str, Any] | None = None) -> None:

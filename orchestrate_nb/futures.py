@@ -1,6 +1,6 @@
 """Public futures (``from orchestrate_nb.futures import wait, as_completed``)."""
 
-from orchestrate_nb.runtime.futures import (
+from orchestrate_nb.engine.futures import (
     PrefectFuture,
     PrefectFutureList,
     TaskRunFuture,

@@ -9,15 +9,15 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from orchestrate_nb.runtime.task_runners import TaskRunner, ThreadPoolTaskRunner
+from orchestrate_nb.engine.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 if TYPE_CHECKING:
-    from orchestrate_nb.runtime.dask_runner import DaskTaskRunner
-    from orchestrate_nb.runtime.process_runner import ProcessPoolTaskRunner
+    from orchestrate_nb.engine.dask_runner import DaskTaskRunner
+    from orchestrate_nb.engine.process_runner import ProcessPoolTaskRunner
 
 _LAZY = {
-    "ProcessPoolTaskRunner": "orchestrate_nb.runtime.process_runner",
-    "DaskTaskRunner": "orchestrate_nb.runtime.dask_runner",
+    "ProcessPoolTaskRunner": "orchestrate_nb.engine.process_runner",
+    "DaskTaskRunner": "orchestrate_nb.engine.dask_runner",
 }
 
 __all__ = ["DaskTaskRunner", "ProcessPoolTaskRunner", "TaskRunner", "ThreadPoolTaskRunner"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrate_nb.core.tasks import Task, task
-from orchestrate_nb.runtime.retries import exponential_backoff
+from orchestrate_nb.engine.retries import exponential_backoff
 
 __all__ = ["Task", "task", "exponential_backoff", "task_input_hash"]
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from synthetic_runs import SyntheticRuns
 
-from orchestrate_nb.runtime import reporting
+from orchestrate_nb.engine import reporting
 from orchestrate_nb.settings import load_settings
 from orchestrate_nb.store.database import Database, open_database
 

@@ -128,7 +128,7 @@ def _limits_table(limits: list[LimitInfo]) -> Table:
 @contextmanager
 def _open_store() -> Iterator[ConcurrencyStore]:
     """The concurrency store of the configured database, closed afterwards."""
-    from orchestrate_nb.runtime.concurrency import invalidate_limit_cache
+    from orchestrate_nb.engine.concurrency import invalidate_limit_cache
     from orchestrate_nb.store.concurrency import open_concurrency_store
 
     store = open_concurrency_store()

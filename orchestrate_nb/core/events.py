@@ -1,4 +1,4 @@
-"""The RunEvent stream: what the runtime tells its reporters (store, widget, tests).
+"""The RunEvent stream: what the engine tells its reporters (store, widget, tests).
 
 Events are small immutable tuples, cheap to create on the hot path. Consumers must not
 assume they arrive in one batch: a task run's ``TaskRunCreated`` always precedes its
@@ -15,7 +15,7 @@ class FlowRunCreated(NamedTuple):
     id: str
     flow_name: str
     name: str
-    parameters: dict[str, Any]  # JSON-safe (see runtime.engine.jsonable_parameters)
+    parameters: dict[str, Any]  # JSON-safe (see engine.jsonable)
     tags: tuple[str, ...]
     parent_flow_run_id: str | None
     parent_task_run_id: str | None
@@ -69,7 +69,7 @@ RunEvent = Union[FlowRunCreated, TaskRunCreated, StateChanged, DependencyEdge, L
 
 
 class RunReporter(Protocol):
-    """Receives the runtime's events. ``emit`` must be cheap and must never raise."""
+    """Receives the engine's events. ``emit`` must be cheap and must never raise."""
 
     def emit(self, event: RunEvent) -> None: ...
 

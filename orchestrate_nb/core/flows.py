@@ -1,4 +1,4 @@
-"""``@flow``: the definition of a flow (options only; running it is the runtime's job)."""
+"""``@flow``: the definition of a flow (options only; running it is the engine's job)."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ class Flow(Generic[P, R]):
         self._fast_names = opt.positional_names(self.signature)
         self._defaults = opt.defaults_of(self.signature)
         self._validator: Any = None
-        from orchestrate_nb.runtime.calls import is_async_fn
+        from orchestrate_nb.engine.calls import is_async_fn
 
         self.isasync = is_async_fn(fn)
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
@@ -93,7 +93,7 @@ class Flow(Generic[P, R]):
         if not self.should_validate_parameters:
             return parameters
         if self._validator is None:
-            from orchestrate_nb.runtime.validation import ParameterValidator
+            from orchestrate_nb.engine.validation import ParameterValidator
 
             self._validator = ParameterValidator(self.name, self.fn, self.signature)
         return self._validator.validate(parameters)
@@ -127,7 +127,7 @@ class Flow(Generic[P, R]):
         serve(self, **options)
 
     def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
-        from orchestrate_nb.runtime.flow_engine import call_flow
+        from orchestrate_nb.engine.flow_engine import call_flow
 
         return call_flow(self, args, kwargs, return_state=return_state)
 
@@ -136,7 +136,7 @@ class Flow(Generic[P, R]):
 
 
 def _default_runner() -> Any:
-    from orchestrate_nb.runtime.task_runners import ThreadPoolTaskRunner
+    from orchestrate_nb.engine.task_runners import ThreadPoolTaskRunner
 
     return ThreadPoolTaskRunner()
 

@@ -1,4 +1,4 @@
-"""``@task``: the definition of a task (options only; running it is the runtime's job)."""
+"""``@task``: the definition of a task (options only; running it is the engine's job)."""
 
 from __future__ import annotations
 
@@ -88,8 +88,8 @@ class Task(Generic[P, R]):
         self.signature = inspect.signature(fn)
         self._fast_names = opt.positional_names(self.signature)
         self._defaults = opt.defaults_of(self.signature)
-        from orchestrate_nb.runtime.calls import is_async_fn
-        from orchestrate_nb.runtime.retries import normalise_retry_delays
+        from orchestrate_nb.engine.calls import is_async_fn
+        from orchestrate_nb.engine.retries import normalise_retry_delays
 
         self.isasync = is_async_fn(fn)
         self.retry_delays = normalise_retry_delays(retry_delay_seconds, self.retries, owner)
@@ -115,21 +115,21 @@ class Task(Generic[P, R]):
 
     def __call__(self, *args: Any, return_state: bool = False, wait_for: Any = None,
                  **kwargs: Any) -> Any:
-        from orchestrate_nb.runtime.task_engine import call_task
+        from orchestrate_nb.engine.task_engine import call_task
 
         return call_task(self, args, kwargs, return_state=return_state, wait_for=wait_for)
 
     def submit(self, *args: Any, return_state: bool = False, wait_for: Any = None,
                **kwargs: Any) -> Any:
         """Run in the flow's task runner; returns a future at once."""
-        from orchestrate_nb.runtime.task_engine import submit_task
+        from orchestrate_nb.engine.task_engine import submit_task
 
         return submit_task(self, args, kwargs, return_state=return_state, wait_for=wait_for)
 
     def map(self, *args: Any, return_state: bool = False, wait_for: Any = None,
             **kwargs: Any) -> Any:
         """Submit one run per element of the iterable arguments (``unmapped`` ones whole)."""
-        from orchestrate_nb.runtime.mapping import map_task
+        from orchestrate_nb.engine.mapping import map_task
 
         return map_task(self, args, kwargs, return_state=return_state, wait_for=wait_for)
 

@@ -8,7 +8,7 @@ under the claimed flow run:
   its kernel (``deploy/kernels.py``) started in the deployment's working directory (by
   default the notebook's folder), with our engine
   (``deploy/papermill_engine.py``: the cells' printed lines become the run's log lines); the kernel's ``%%task`` cells adopt
-  the run (``runtime/session.py``). The executed notebook is written to
+  the run (``engine/session.py``). The executed notebook is written to
   ``ORCHESTRATE_NB_HOME/runs/<run id>.ipynb`` and linked from the run
   (``flow_runs.executed_notebook``), whether the run succeeded or not;
 - a Python flow (``file.py:fn``, or a flow pickled by value: ``deploy/flow_pickles.py``) is
@@ -139,7 +139,7 @@ def _run_notebook(database: Database, run_id: str, notebook: Path,
     from orchestrate_nb.deploy.kernels import kernel_language
     from orchestrate_nb.deploy.papermill_engine import describe_failure
     from orchestrate_nb.deploy.papermill_engine import register as register_engine
-    from orchestrate_nb.runtime.reporting import flush_and_close_store
+    from orchestrate_nb.engine.reporting import flush_and_close_store
 
     output = executed_notebook_path(run_id)
     private_file(output)  # papermill then writes into it: it keeps mode 0600
@@ -164,8 +164,8 @@ def _run_notebook(database: Database, run_id: str, notebook: Path,
 def _run_flow(run_id: str, kind: str, entrypoint: str,
               parameters: dict[str, Any]) -> str | None:
     from orchestrate_nb.deploy.deployments import load_deployed_flow
-    from orchestrate_nb.runtime.context import adopted_flow_run_ctx
-    from orchestrate_nb.runtime.reporting import flush_and_close_store
+    from orchestrate_nb.engine.context import adopted_flow_run_ctx
+    from orchestrate_nb.engine.reporting import flush_and_close_store
 
     flow = load_deployed_flow(kind, entrypoint)
     adopted_flow_run_ctx.set(run_id)

@@ -47,7 +47,7 @@ class RunOutputStream:
             self._pending = ""
 
     def _emit(self, line: str) -> None:
-        from orchestrate_nb.runtime.reporting import get_reporter
+        from orchestrate_nb.engine.reporting import get_reporter
 
         get_reporter().emit(LogEmitted(self.flow_run_id, None, self.level, LOGGER_NAME, line,
                                        dt.datetime.now(dt.timezone.utc)))

@@ -184,7 +184,7 @@ def check_flow_parameters(flow: Any, given: Mapping[str, Any]) -> dict[str, Any]
         if name not in names and not accepts_any:
             raise DeploymentError(f"unknown parameter {name!r} (flow {flow.name!r} takes: "
                                   f"{', '.join(names) or 'nothing'})")
-    from orchestrate_nb.runtime.validation import ParameterValidator
+    from orchestrate_nb.engine.validation import ParameterValidator
 
     validator = ParameterValidator(flow.name, flow.fn, flow.signature)
     values = dict(given)

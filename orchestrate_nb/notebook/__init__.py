@@ -33,7 +33,7 @@ fails on a cycle, tests/notebook/test_structure.py)::
     analysis/       static analysis of a cell (pure: ast only), with _walker, _branches,
                     _scopes and dependencies (edges, order, cycles)
 
-Below the package: ``core`` (definitions), the engine (``runtime``), ``results`` and
+Below the package: ``core`` (definitions), the engine (``engine``), ``results`` and
 ``errors``; the engine reaches the live graph only through a name it looks up
-(``runtime.watchers``), never by import. See docs/architecture.md.
+(``engine.watchers``), never by import. See docs/architecture.md.
 """

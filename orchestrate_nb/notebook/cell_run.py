@@ -28,6 +28,8 @@ from typing import Any
 from orchestrate_nb.core.events import LogEmitted
 from orchestrate_nb.core.states import State
 from orchestrate_nb.core.tasks import Task
+from orchestrate_nb.engine.context import task_run_ctx
+from orchestrate_nb.engine.reporting import get_reporter
 from orchestrate_nb.notebook import explain
 from orchestrate_nb.notebook.analysis import CellAnalysis
 from orchestrate_nb.notebook.capture import recording, show_pending_figures
@@ -45,8 +47,6 @@ from orchestrate_nb.notebook.fingerprints import (
 from orchestrate_nb.notebook.state import CellRecord, KernelState, LastRun
 from orchestrate_nb.notebook.tracebacks import CELL_TASK_MARK
 from orchestrate_nb.results.fingerprint import FingerprintError, fingerprint_parts
-from orchestrate_nb.runtime.context import task_run_ctx
-from orchestrate_nb.runtime.reporting import get_reporter
 
 UNHASHABLE = "unhashable"
 TASK_KEY_PREFIX = "notebook-cell."

@@ -39,8 +39,8 @@ def _run(code: CodeType, namespace: dict[str, Any]) -> Any:
     (on a private loop in a helper thread: the kernel's own loop is busy running this)."""
     result = eval(code, namespace)
     if code.co_flags & inspect.CO_COROUTINE:
+        from orchestrate_nb.engine.calls import run_coro_sync
         from orchestrate_nb.notebook.file_access import following
-        from orchestrate_nb.runtime.calls import run_coro_sync
 
         return run_coro_sync(following(result))
     return result

@@ -26,6 +26,12 @@ from typing import Any
 
 from orchestrate_nb.core.flows import Flow
 from orchestrate_nb.core.states import State
+from orchestrate_nb.engine.context import flow_run_ctx
+from orchestrate_nb.engine.driver import drive_sync
+from orchestrate_nb.engine.flow_engine import FlowRunEngine
+from orchestrate_nb.engine.futures import TaskRunFuture
+from orchestrate_nb.engine.task_engine import submit_parameters
+from orchestrate_nb.engine.task_runners import ThreadPoolTaskRunner
 from orchestrate_nb.errors import NotebookUsageError
 from orchestrate_nb.notebook.analysis import Edge, analyse_cell, dependency_order
 from orchestrate_nb.notebook.cell_run import CellRun, CellSpec
@@ -35,12 +41,6 @@ from orchestrate_nb.notebook.options import FlowRunOptions, parse_flow_run_line
 from orchestrate_nb.notebook.spec import build_spec
 from orchestrate_nb.notebook.state import KernelState, notebook_identity_of
 from orchestrate_nb.notebook.tracebacks import raise_as_user_error, register_source
-from orchestrate_nb.runtime.context import flow_run_ctx
-from orchestrate_nb.runtime.driver import drive_sync
-from orchestrate_nb.runtime.flow_engine import FlowRunEngine
-from orchestrate_nb.runtime.futures import TaskRunFuture
-from orchestrate_nb.runtime.task_engine import submit_parameters
-from orchestrate_nb.runtime.task_runners import ThreadPoolTaskRunner
 
 
 class InlineTaskRunner:

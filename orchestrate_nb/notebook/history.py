@@ -14,7 +14,7 @@ _STATE_ORDER = ("Completed", "Cached", "Failed", "TimedOut", "NotReady", "Crashe
 
 def history_text(flow_names: Sequence[str], limit: int) -> str:
     """A text table of the last ``limit`` flow runs of these flows, newest first."""
-    from orchestrate_nb.runtime.reporting import get_reporter
+    from orchestrate_nb.engine.reporting import get_reporter
     from orchestrate_nb.store.repository import open_repository
 
     get_reporter().flush(10.0)  # this kernel's own events first

@@ -11,6 +11,9 @@ from typing import Any
 
 from orchestrate_nb.core.events import DependencyEdge
 from orchestrate_nb.core.states import State
+from orchestrate_nb.engine.context import FlowRunContext
+from orchestrate_nb.engine.driver import drive_sync
+from orchestrate_nb.engine.task_engine import TaskRunEngine
 from orchestrate_nb.errors import NotebookUsageError, OrchestrateError
 from orchestrate_nb.notebook.capture import replay
 from orchestrate_nb.notebook.cell_result import CellResult
@@ -21,9 +24,6 @@ from orchestrate_nb.notebook.options import parse_task_line
 from orchestrate_nb.notebook.spec import build_spec
 from orchestrate_nb.notebook.state import KernelState
 from orchestrate_nb.notebook.tracebacks import raise_as_user_error, show_syntax_error
-from orchestrate_nb.runtime.context import FlowRunContext
-from orchestrate_nb.runtime.driver import drive_sync
-from orchestrate_nb.runtime.task_engine import TaskRunEngine
 
 
 def run_task_cell(kernel: KernelState, line: str, cell: str) -> tuple[CellRun, State] | None:

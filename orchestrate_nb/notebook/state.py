@@ -125,8 +125,8 @@ class KernelState:
     def session(self) -> Any:
         """The kernel session's flow run (created on first use)."""
         if self._session is None:
+            from orchestrate_nb.engine.session import NotebookSession
             from orchestrate_nb.notebook.notebook_file import flow_name_of
-            from orchestrate_nb.runtime.session import NotebookSession
 
             name = self._notebook.stem if self._notebook else flow_name_of(self.shell)
             self._session = NotebookSession(name)

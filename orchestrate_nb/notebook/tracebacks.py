@@ -15,8 +15,8 @@ from collections.abc import Collection
 from types import TracebackType
 from typing import Any, NoReturn
 
-from orchestrate_nb.runtime.context import task_run_ctx
-from orchestrate_nb.runtime.logging import LOGGER_NAME, configure_logging
+from orchestrate_nb.engine.context import task_run_ctx
+from orchestrate_nb.engine.logging import LOGGER_NAME, configure_logging
 
 
 def from_cell(tb: TracebackType | None, filenames: Collection[str]) -> TracebackType | None:

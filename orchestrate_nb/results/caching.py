@@ -20,10 +20,10 @@ import datetime as _dt
 import weakref
 from typing import Any, NamedTuple
 
+from orchestrate_nb.engine.context import TaskRunContext, task_run_ctx
 from orchestrate_nb.results.fingerprint import FingerprintError, fingerprint_parts
 from orchestrate_nb.results.serializers import Serializer, get_serializer
 from orchestrate_nb.results.store import ResultStore, default_store, resolve_store
-from orchestrate_nb.runtime.context import TaskRunContext, task_run_ctx
 from orchestrate_nb.settings import refresh_every_cache
 
 
@@ -162,7 +162,7 @@ class TaskRunCache:
                f"{_first_line(exc)})"
 
     def _logger(self) -> Any:
-        from orchestrate_nb.runtime.logging import run_logger
+        from orchestrate_nb.engine.logging import run_logger
 
         return run_logger(task_run=self.task_run)
 

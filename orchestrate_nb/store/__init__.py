@@ -1,6 +1,6 @@
 """The run store: SQL run history written off the hot path.
 
-Importing this package is free; its modules import SQLAlchemy, so the runtime only loads
+Importing this package is free; its modules import SQLAlchemy, so the engine only loads
 them (through ``orchestrate_nb.store.reporter:create_store_reporter``) when a run is recorded.
 
 - ``orm``         typed models of the schema (migrations create exactly this)

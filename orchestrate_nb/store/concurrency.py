@@ -12,7 +12,7 @@ Inside that transaction, slots whose holder is gone are released first:
   gone, is a zombie, or now belongs to a process with another start token);
 - a held slot whose owner is on another host is gone when its heartbeat is older than
   ``STALE_AFTER`` (60 s, crash recovery's rule for runs); a live holder heartbeats its slots
-  every 10 s (``orchestrate_nb.runtime.concurrency``);
+  every 10 s (``orchestrate_nb.engine.concurrency``);
 - a rate limit's slot is gone once it has decayed (``expires_at``), whoever took it.
 
 A rate limit (``slot_decay_per_second`` R) is a leaky bucket: the slots taken by
@@ -114,7 +114,7 @@ class ConcurrencyStore:
         """In a forked child: drop the parent's connections without closing them."""
         self.database.engine.dispose(close=False)
 
-    # -- the runtime's side ------------------------------------------------------------
+    # -- the engine's side ------------------------------------------------------------
     def limit_names(self) -> frozenset[str]:
         with self._transaction(write=False) as conn:
             return frozenset(conn.execute(select(LIMITS.c.name)).scalars())
@@ -225,7 +225,7 @@ class ConcurrencyStore:
 
 
 def open_concurrency_store(settings: Settings | None = None) -> ConcurrencyStore:
-    """The factory ``orchestrate_nb.runtime.concurrency`` loads lazily, by import string."""
+    """The factory ``orchestrate_nb.engine.concurrency`` loads lazily, by import string."""
     return ConcurrencyStore(open_database(settings or load_settings()))
 
 

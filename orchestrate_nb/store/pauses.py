@@ -144,9 +144,9 @@ def _checked_input(info: PauseInfo | None, run_input: dict[str, Any] | None,
         raise ResumeError(f"cannot resume flow run {run_id}: {exc}") from None
 
 
-# -- the paused process's side (runtime/pause.py's PauseControl) --------------------------
+# -- the paused process's side (engine/pause.py's PauseControl) --------------------------
 class StorePauseControl:
-    """``runtime.pause.PauseControl`` on the run store's database."""
+    """``engine.pause.PauseControl`` on the run store's database."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
@@ -184,5 +184,5 @@ def _now() -> dt.datetime:
 
 
 def open_pause_control(settings: Settings) -> StorePauseControl:
-    """The factory ``runtime/pause.py`` loads lazily, by import string."""
+    """The factory ``engine/pause.py`` loads lazily, by import string."""
     return StorePauseControl(open_database(settings))

@@ -290,5 +290,5 @@ def _register_fork_handler(reporter: StoreReporter) -> None:
 
 
 def create_store_reporter(settings: Settings) -> StoreReporter:
-    """The factory ``orchestrate_nb.runtime.reporting`` loads lazily, by import string."""
+    """The factory ``orchestrate_nb.engine.reporting`` loads lazily, by import string."""
     return StoreReporter(settings)

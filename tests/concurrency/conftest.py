@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 
 from orchestrate_nb.core.events import LogEmitted
-from orchestrate_nb.runtime import concurrency as runtime_concurrency
-from orchestrate_nb.runtime import reporting
-from orchestrate_nb.runtime.reporting import ListReporter
+from orchestrate_nb.engine import concurrency as runtime_concurrency
+from orchestrate_nb.engine import reporting
+from orchestrate_nb.engine.reporting import ListReporter
 from orchestrate_nb.store.concurrency import ConcurrencyStore, open_concurrency_store
 
 

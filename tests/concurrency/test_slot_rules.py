@@ -11,7 +11,7 @@ import time
 from sqlalchemy import insert, select
 
 from orchestrate_nb.concurrency import concurrency
-from orchestrate_nb.runtime import concurrency as runtime_concurrency
+from orchestrate_nb.engine import concurrency as runtime_concurrency
 from orchestrate_nb.store.concurrency import SLOTS, STALE_AFTER
 from orchestrate_nb.store.processes import current_process, process_start_token
 

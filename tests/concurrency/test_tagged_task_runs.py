@@ -9,7 +9,7 @@ import time
 import pytest
 
 from orchestrate_nb import flow, tags, task
-from orchestrate_nb.runtime import concurrency as runtime_concurrency
+from orchestrate_nb.engine import concurrency as runtime_concurrency
 from orchestrate_nb.store.concurrency import ConcurrencyStore
 from orchestrate_nb.task_runners import ThreadPoolTaskRunner
 

@@ -20,11 +20,11 @@ from kernels import LOAD, execute, notebook_of
 from traitlets.config import Configurable
 
 from orchestrate_nb import flow, task
+from orchestrate_nb.engine import watchers
+from orchestrate_nb.engine.reporting import subscribe, unsubscribe
 from orchestrate_nb.notebook.graph import live
 from orchestrate_nb.notebook.graph.live import LiveGraph, RunGraphWidget, watch_flow_run
 from orchestrate_nb.notebook.graph.model import GraphModel
-from orchestrate_nb.runtime import watchers
-from orchestrate_nb.runtime.reporting import subscribe, unsubscribe
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 

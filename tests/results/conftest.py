@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from orchestrate_nb.core.events import LogEmitted, StateChanged, TaskRunCreated
-from orchestrate_nb.runtime import reporting
-from orchestrate_nb.runtime.reporting import ListReporter
+from orchestrate_nb.engine import reporting
+from orchestrate_nb.engine.reporting import ListReporter
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -216,7 +216,7 @@ def test_the_writer_heartbeats_the_runs_it_owns_until_they_finish(settings, synt
 
 
 def test_the_runtime_finds_the_store_reporter_by_itself(database_url, synthetic, query):
-    from orchestrate_nb.runtime.reporting import get_reporter
+    from orchestrate_nb.engine.reporting import get_reporter
 
     run, _, events = synthetic.completed_flow(tasks=2)
     for event in events:
@@ -265,7 +265,7 @@ def test_events_emitted_just_before_the_interpreter_exits_are_written(database_u
     code = """
         import uuid, datetime as dt
         from orchestrate_nb.core.events import FlowRunCreated
-        from orchestrate_nb.runtime.reporting import get_reporter
+        from orchestrate_nb.engine.reporting import get_reporter
         get_reporter().emit(FlowRunCreated("exit-run", "f", "n", {}, (), None, None,
                                            dt.datetime.now(dt.timezone.utc), "COMPLETED",
                                            "Completed"))

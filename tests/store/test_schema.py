@@ -86,7 +86,7 @@ def test_opening_a_current_database_does_not_load_alembic(database):
 def test_importing_orchestrate_nb_its_runtime_or_the_reporter_does_not_load_sqlalchemy():
     result = run_python("""
         import sys
-        import orchestrate_nb, orchestrate_nb.runtime.reporting, orchestrate_nb.store.reporter
+        import orchestrate_nb, orchestrate_nb.engine.reporting, orchestrate_nb.store.reporter
         from orchestrate_nb import flow, task
         print(sorted(m for m in sys.modules if m.startswith(("sqlalchemy", "alembic"))))
     """)

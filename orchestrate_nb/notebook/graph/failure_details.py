@@ -13,7 +13,7 @@ TRACEBACK_START = "Traceback (most recent call last):"
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]*)", line \d+, in .*$')
 # frames of installed packages, the standard library and our own engine are not the user's
 _LIBRARY = re.compile(r"[/\\](site-packages|dist-packages|lib[/\\]python\d[^/\\]*)[/\\]"
-                      r"|[/\\]orchestrate_nb[/\\](runtime|notebook|core)[/\\]")
+                      r"|[/\\]orchestrate_nb[/\\](engine|notebook|core)[/\\]")
 
 
 def failure_details(message: str) -> dict[str, str] | None:

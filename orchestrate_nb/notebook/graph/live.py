@@ -167,7 +167,7 @@ _TICKER = _Ticker()
 
 
 class FlowRunWatch:
-    """Shows one flow run's live graph in the current cell (the runtime's watcher seam)."""
+    """Shows one flow run's live graph in the current cell (the engine's watcher seam)."""
 
     def __init__(self, model: GraphModel, settings: RunGraphWidget) -> None:
         from IPython.display import display
@@ -179,7 +179,7 @@ class FlowRunWatch:
         self._handle = display(self.widget, display_id=True)
 
     def __enter__(self) -> FlowRunWatch:
-        from orchestrate_nb.runtime.reporting import subscribe
+        from orchestrate_nb.engine.reporting import subscribe
 
         subscribe(self.live)
         self.live.start()
@@ -187,7 +187,7 @@ class FlowRunWatch:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        from orchestrate_nb.runtime.reporting import unsubscribe
+        from orchestrate_nb.engine.reporting import unsubscribe
 
         unsubscribe(self.live)
         try:
@@ -230,7 +230,7 @@ def _model(settings: RunGraphWidget, flow_run: Any = None) -> GraphModel:
 
 
 def watch_flow_run(flow_run: Any) -> FlowRunWatch | None:
-    """The runtime's hook for a top-level flow run: a live graph, unless switched off
+    """The engine's hook for a top-level flow run: a live graph, unless switched off
     (``ORCHESTRATE_NB_WIDGET=0`` or ``c.RunGraphWidget.show_on_flow_call = False``)."""
     settings = _settings()
     if settings is None or not settings.show_on_flow_call:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from orchestrate_nb.core.states import State
-from orchestrate_nb.runtime.futures import PrefectFutureList, TaskRunFuture
+from orchestrate_nb.engine.futures import PrefectFutureList, TaskRunFuture
 
 # Values never tracked as upstream results: small immutables whose ids are shared.
 _ATOMIC = (type(None), bool, int, float, complex, str, bytes)

@@ -22,12 +22,11 @@ from orchestrate_nb.core.states import (
     StateType,
     TimedOut,
 )
-from orchestrate_nb.errors import TaskRunTimeoutError
-from orchestrate_nb.runtime import inputs
-from orchestrate_nb.runtime.calls import user_traceback
-from orchestrate_nb.runtime.concurrency import Lease, acquire_task_slots, may_be_limited
-from orchestrate_nb.runtime.context import FlowRunContext, TaskRunContext, tags_ctx, task_run_ctx
-from orchestrate_nb.runtime.driver import (
+from orchestrate_nb.engine import inputs
+from orchestrate_nb.engine.calls import user_traceback
+from orchestrate_nb.engine.concurrency import Lease, acquire_task_slots, may_be_limited
+from orchestrate_nb.engine.context import FlowRunContext, TaskRunContext, tags_ctx, task_run_ctx
+from orchestrate_nb.engine.driver import (
     AsyncCaller,
     Blocking,
     Call,
@@ -40,17 +39,18 @@ from orchestrate_nb.runtime.driver import (
     local_call_async,
     local_call_sync,
 )
-from orchestrate_nb.runtime.futures import TaskRunFuture
-from orchestrate_nb.runtime.logging import (
+from orchestrate_nb.engine.futures import TaskRunFuture
+from orchestrate_nb.engine.logging import (
     configure_logging,
     reset_print_logger,
     run_logger,
     set_print_logger,
 )
-from orchestrate_nb.runtime.names import render_run_name
-from orchestrate_nb.runtime.records import TaskRun, enter_state
-from orchestrate_nb.runtime.reporting import get_reporter
-from orchestrate_nb.runtime.retries import retry_delay
+from orchestrate_nb.engine.names import render_run_name
+from orchestrate_nb.engine.records import TaskRun, enter_state
+from orchestrate_nb.engine.reporting import get_reporter
+from orchestrate_nb.engine.retries import retry_delay
+from orchestrate_nb.errors import TaskRunTimeoutError
 
 
 def caching_configured(task: Task[Any, Any]) -> bool:
@@ -266,7 +266,7 @@ class TaskRunEngine:
 
 # -- entry points ------------------------------------------------------------------------
 def _flow_ctx() -> FlowRunContext | None:
-    from orchestrate_nb.runtime.context import flow_run_ctx
+    from orchestrate_nb.engine.context import flow_run_ctx
 
     return flow_run_ctx.get()
 

@@ -18,9 +18,9 @@ from typing import Any
 
 from orchestrate_nb.core.events import FlowRunCreated, RunReporter, StateChanged
 from orchestrate_nb.core.states import Completed, Pending, Running, State
-from orchestrate_nb.runtime.context import FlowRunContext, flow_run_ctx
-from orchestrate_nb.runtime.records import FlowRun
-from orchestrate_nb.runtime.reporting import get_reporter
+from orchestrate_nb.engine.context import FlowRunContext, flow_run_ctx
+from orchestrate_nb.engine.records import FlowRun
+from orchestrate_nb.engine.reporting import get_reporter
 
 SESSION_TAG = "notebook-session"
 _CLOSE_FLUSH_SECONDS = 10.0
@@ -68,7 +68,7 @@ class NotebookSession:
 
     def _open(self) -> FlowRunContext:
         from orchestrate_nb.core.flows import Flow
-        from orchestrate_nb.runtime.task_runners import ThreadPoolTaskRunner
+        from orchestrate_nb.engine.task_runners import ThreadPoolTaskRunner
         from orchestrate_nb.settings import adopted_flow_run_id
 
         flow = Flow(notebook_session, name=self.flow_name, validate_parameters=False)

@@ -19,11 +19,11 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from orchestrate_nb.core.states import State
+from orchestrate_nb.engine.calls import Outcome
+from orchestrate_nb.engine.driver import Call
+from orchestrate_nb.engine.futures import TaskRunFuture
+from orchestrate_nb.engine.task_runners import SubmittedRun, when_ready
 from orchestrate_nb.errors import OrchestrateError
-from orchestrate_nb.runtime.calls import Outcome
-from orchestrate_nb.runtime.driver import Call
-from orchestrate_nb.runtime.futures import TaskRunFuture
-from orchestrate_nb.runtime.task_runners import SubmittedRun, when_ready
 
 Factory = Callable[[], Coroutine[Any, Any, State]]
 

@@ -25,27 +25,27 @@ from orchestrate_nb.core.states import (
     StateType,
     TimedOut,
 )
-from orchestrate_nb.errors import FlowRunTimeoutError
-from orchestrate_nb.runtime.context import (
+from orchestrate_nb.engine.context import (
     FlowRunContext,
     adopted_flow_run_ctx,
     flow_run_ctx,
     tags_ctx,
     task_run_ctx,
 )
-from orchestrate_nb.runtime.driver import Call, Machine, Sleep, Wait, drive_async, drive_sync
-from orchestrate_nb.runtime.futures import TaskRunFuture
-from orchestrate_nb.runtime.jsonable import jsonable_parameters
-from orchestrate_nb.runtime.logging import (
+from orchestrate_nb.engine.driver import Call, Machine, Sleep, Wait, drive_async, drive_sync
+from orchestrate_nb.engine.futures import TaskRunFuture
+from orchestrate_nb.engine.jsonable import jsonable_parameters
+from orchestrate_nb.engine.logging import (
     configure_logging,
     reset_print_logger,
     run_logger,
     set_print_logger,
 )
-from orchestrate_nb.runtime.names import generate_flow_run_name, render_run_name
-from orchestrate_nb.runtime.records import FlowRun, enter_state
-from orchestrate_nb.runtime.reporting import get_reporter
-from orchestrate_nb.runtime.watchers import watch_flow_run
+from orchestrate_nb.engine.names import generate_flow_run_name, render_run_name
+from orchestrate_nb.engine.records import FlowRun, enter_state
+from orchestrate_nb.engine.reporting import get_reporter
+from orchestrate_nb.engine.watchers import watch_flow_run
+from orchestrate_nb.errors import FlowRunTimeoutError
 
 if TYPE_CHECKING:
     from orchestrate_nb.core.flows import Flow
@@ -138,7 +138,7 @@ class FlowRunEngine:
 
     def _final_state(self, outcome: tuple[bool, Any], ctx: FlowRunContext) -> State:
         ok, value = outcome
-        if self.flow_run.state.is_cancelling():  # cancelled while paused (runtime/pause.py)
+        if self.flow_run.state.is_cancelling():  # cancelled while paused (engine/pause.py)
             return Cancelled(data=value if not ok else None,
                              message=self.flow_run.state.message or "cancelled")
         if not ok:

@@ -2,7 +2,7 @@
 
 Another process changes a paused run's state (``orchestrate-nb runs resume ID`` or
 ``runs cancel ID``), so while it is paused the run's state lives in the run store, reached
-through a ``PauseControl`` made from an import string (the runtime never imports the store):
+through a ``PauseControl`` made from an import string (the engine never imports the store):
 
 1. the reporter is flushed, so the run and its states are in the store; then the run goes
    RUNNING → PAUSED by a conditional write that also stores the JSON schema of the input it
@@ -17,7 +17,7 @@ through a ``PauseControl`` made from an import string (the runtime never imports
      arriving now is refused instead of lost, and raises ``FlowPauseTimeout``.
 
 States written here go to the store directly; the reporter's subscribers (the run graph)
-are told too. The wait is a machine for the engines' driver (``runtime/driver.py``): in an
+are told too. The wait is a machine for the engines' driver (``engine/driver.py``): in an
 async flow, ``await pause_flow_run()`` keeps the event loop running.
 
 ``key``: a pause that was resumed is not repeated in the same flow run (e.g. when the flow
@@ -38,12 +38,12 @@ from typing import Any, NamedTuple, Protocol
 from orchestrate_nb.core.events import StateChanged
 from orchestrate_nb.core.run_input import resume_command
 from orchestrate_nb.core.states import Cancelling, Paused, Running, State, StateType
+from orchestrate_nb.engine.context import FlowRunContext, flow_run_ctx, task_run_ctx
+from orchestrate_nb.engine.driver import Blocking, Machine, Sleep, drive_async, drive_sync
+from orchestrate_nb.engine.logging import run_logger
+from orchestrate_nb.engine.records import FlowRun
+from orchestrate_nb.engine.reporting import get_reporter, notify_subscribers
 from orchestrate_nb.errors import CancelledRun, FlowPauseTimeout, PauseError
-from orchestrate_nb.runtime.context import FlowRunContext, flow_run_ctx, task_run_ctx
-from orchestrate_nb.runtime.driver import Blocking, Machine, Sleep, drive_async, drive_sync
-from orchestrate_nb.runtime.logging import run_logger
-from orchestrate_nb.runtime.records import FlowRun
-from orchestrate_nb.runtime.reporting import get_reporter, notify_subscribers
 
 PAUSE_CONTROL_FACTORY = "orchestrate_nb.store.pauses:open_pause_control"
 DEFAULT_POLL_SECONDS = 1.0

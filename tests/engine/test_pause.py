@@ -17,8 +17,8 @@ from pause_helpers import FlowInThread, Query, history, json_column, paused_run,
 from pydantic import BaseModel, field_validator
 
 from orchestrate_nb import flow, get_run_logger, pause_flow_run, task
+from orchestrate_nb.engine.context import flow_run_ctx
 from orchestrate_nb.errors import CancelledRun, FlowPauseTimeout, PauseError
-from orchestrate_nb.runtime.context import flow_run_ctx
 from orchestrate_nb.store.database import Database
 
 pytestmark = pytest.mark.timeout(120)

@@ -27,7 +27,7 @@ from orchestrate_nb.errors import OrchestrateError
 from orchestrate_nb.settings import STORE_ENABLED_ENV
 
 _BOOTSTRAP = ("import sys, json; sys.path[:] = json.loads(sys.argv[1]); "
-              "from orchestrate_nb.runtime.process_pool import serve_fd; "
+              "from orchestrate_nb.engine.process_pool import serve_fd; "
               "serve_fd(int(sys.argv[2]))")
 _STOP_GRACE_S = 2.0
 
@@ -50,7 +50,7 @@ def serve(conn: Connection) -> None:
     and a worker never opens the run store (its task runs are recorded by the flow)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ[STORE_ENABLED_ENV] = "0"
-    from orchestrate_nb.runtime.remote_calls import run_pickled
+    from orchestrate_nb.engine.remote_calls import run_pickled
 
     while True:
         try:

@@ -17,18 +17,18 @@ import threading
 from collections.abc import Sequence
 
 from orchestrate_nb.core.states import State
-from orchestrate_nb.runtime.calls import Outcome
-from orchestrate_nb.runtime.driver import Call
-from orchestrate_nb.runtime.futures import TaskRunFuture
-from orchestrate_nb.runtime.process_pool import CallTimedOut, WorkerDiedError, WorkerPool
-from orchestrate_nb.runtime.remote_calls import (
+from orchestrate_nb.engine.calls import Outcome
+from orchestrate_nb.engine.driver import Call
+from orchestrate_nb.engine.futures import TaskRunFuture
+from orchestrate_nb.engine.process_pool import CallTimedOut, WorkerDiedError, WorkerPool
+from orchestrate_nb.engine.remote_calls import (
     CallPickler,
     RemoteRun,
     RemoteTaskError,
     loads_outcome,
     outcome_in_parent,
 )
-from orchestrate_nb.runtime.task_runners import SubmittedRun, when_ready
+from orchestrate_nb.engine.task_runners import SubmittedRun, when_ready
 
 THREADS_PER_WORKER = 2
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 from orchestrate_nb.core.states import State
-from orchestrate_nb.runtime.records import TaskRun
+from orchestrate_nb.engine.records import TaskRun
 
 
 class TaskRunFuture:

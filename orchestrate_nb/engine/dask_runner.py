@@ -13,17 +13,17 @@ import asyncio
 import importlib
 from typing import Any
 
-from orchestrate_nb.runtime.calls import Outcome
-from orchestrate_nb.runtime.driver import Call
-from orchestrate_nb.runtime.loop_runner import LoopDrivenTaskRunner
-from orchestrate_nb.runtime.remote_calls import (
+from orchestrate_nb.engine.calls import Outcome
+from orchestrate_nb.engine.driver import Call
+from orchestrate_nb.engine.loop_runner import LoopDrivenTaskRunner
+from orchestrate_nb.engine.remote_calls import (
     CallPickler,
     RemoteRun,
     RemoteTaskError,
     outcome_in_parent,
     run_pickled_call,
 )
-from orchestrate_nb.runtime.task_runners import SubmittedRun
+from orchestrate_nb.engine.task_runners import SubmittedRun
 
 DEFAULT_CLUSTER_CLASS = "distributed.LocalCluster"
 # How long finished calls wait for others to share their gather when more are running:

@@ -24,17 +24,17 @@ from typing import Any, NamedTuple
 import cloudpickle
 
 from orchestrate_nb.core.states import Running
-from orchestrate_nb.errors import OrchestrateError, TaskRunTimeoutError
-from orchestrate_nb.runtime.calls import Outcome, call_sync, is_async_fn
-from orchestrate_nb.runtime.context import TaskRunContext, task_run_ctx
-from orchestrate_nb.runtime.driver import Call
-from orchestrate_nb.runtime.logging import (
+from orchestrate_nb.engine.calls import Outcome, call_sync, is_async_fn
+from orchestrate_nb.engine.context import TaskRunContext, task_run_ctx
+from orchestrate_nb.engine.driver import Call
+from orchestrate_nb.engine.logging import (
     TASK_RUNS_LOGGER,
     configure_logging,
     run_logger,
     set_print_logger,
 )
-from orchestrate_nb.runtime.records import TaskRun
+from orchestrate_nb.engine.records import TaskRun
+from orchestrate_nb.errors import OrchestrateError, TaskRunTimeoutError
 
 
 class RemoteTaskError(OrchestrateError):

@@ -78,7 +78,7 @@ class RunEventHandler(logging.Handler):
             message = record.getMessage()
             if record.exc_info:
                 message = f"{message}\n{logging.Formatter().formatException(record.exc_info)}"
-            from orchestrate_nb.runtime.reporting import get_reporter
+            from orchestrate_nb.engine.reporting import get_reporter
 
             get_reporter().emit(LogEmitted(
                 flow_run_id, task_run_id, record.levelno, record.name, message,
@@ -122,8 +122,8 @@ def run_logger(flow_run: Any = None, task_run: Any = None) -> logging.LoggerAdap
 
 def get_run_logger() -> logging.LoggerAdapter[Any]:
     """The logger of the current task run or flow run."""
+    from orchestrate_nb.engine.context import flow_run_ctx, task_run_ctx
     from orchestrate_nb.errors import OrchestrateError
-    from orchestrate_nb.runtime.context import flow_run_ctx, task_run_ctx
 
     task_ctx = task_run_ctx.get()
     if task_ctx is not None:

@@ -1,6 +1,6 @@
-"""Where the runtime's events go.
+"""Where the engine's events go.
 
-The runtime never imports the store: the store's reporter is created lazily from an import
+The engine never imports the store: the store's reporter is created lazily from an import
 string, so the engine stays importable and fast without SQLAlchemy loaded.
 """
 
@@ -91,7 +91,7 @@ def subscribe(reporter: RunReporter) -> None:
 
 def notify_subscribers(event: RunEvent) -> None:
     """Send ``event`` to the subscribers only: for a state the store has already recorded
-    (a paused run's states are written to the store directly, see ``runtime/pause.py``)."""
+    (a paused run's states are written to the store directly, see ``engine/pause.py``)."""
     for sub in _subscribers:
         try:
             sub.emit(event)

@@ -1,7 +1,7 @@
 """Concurrency slots, engine side: which tags are limited, waiting for slots, holding them.
 
 The limits live in the run store (``orchestrate_nb.store.concurrency``), loaded lazily by
-import string: the runtime never imports the store, and a process whose task runs have no
+import string: the engine never imports the store, and a process whose task runs have no
 tags never opens it.
 
 - Hot path: a task run without tags pays one truthiness check; one with tags pays a clock
@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from orchestrate_nb.errors import ConcurrencySlotTimeout
 
 if TYPE_CHECKING:
-    from orchestrate_nb.runtime.records import TaskRun
+    from orchestrate_nb.engine.records import TaskRun
 
 STORE_FACTORY = "orchestrate_nb.store.concurrency:open_concurrency_store"
 REFRESH_SECONDS = 2.0
@@ -63,7 +63,7 @@ class Acquisition(Protocol):
 
 
 class SlotStore(Protocol):
-    """What the runtime needs of ``orchestrate_nb.store.concurrency.ConcurrencyStore``."""
+    """What the engine needs of ``orchestrate_nb.store.concurrency.ConcurrencyStore``."""
 
     def limit_names(self) -> frozenset[str]: ...
     def try_acquire(self, names: Sequence[str], occupy: int, holder: str,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from orchestrate_nb.engine.futures import PrefectFutureList, TaskRunFuture
+from orchestrate_nb.engine.inputs import allow_failure, unmapped
 from orchestrate_nb.errors import MappingLengthMismatch, MappingMissingIterable
-from orchestrate_nb.runtime.futures import PrefectFutureList, TaskRunFuture
-from orchestrate_nb.runtime.inputs import allow_failure, unmapped
 
 if TYPE_CHECKING:
     from orchestrate_nb.core.tasks import Task
@@ -45,8 +45,8 @@ def _iterable_of(value: Any) -> list[Any] | None:
 
 def map_task(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any],
              return_state: bool, wait_for: Any) -> Any:
-    from orchestrate_nb.runtime.logging import configure_logging
-    from orchestrate_nb.runtime.task_engine import flow_ctx_or_raise, submit_parameters
+    from orchestrate_nb.engine.logging import configure_logging
+    from orchestrate_nb.engine.task_engine import flow_ctx_or_raise, submit_parameters
 
     parameters = task.bind_parameters(args, kwargs)
     iterables = {name: it for name, value in parameters.items()

@@ -14,12 +14,12 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from orchestrate_nb.core.states import State
-from orchestrate_nb.runtime.futures import TaskRunFuture
-from orchestrate_nb.runtime.records import TaskRun
+from orchestrate_nb.engine.futures import TaskRunFuture
+from orchestrate_nb.engine.records import TaskRun
 
 
 class SubmittedRun(Protocol):
-    """What a runner is handed: a task run engine (see runtime.task_engine.TaskRunEngine)."""
+    """What a runner is handed: a task run engine (see engine.task_engine.TaskRunEngine)."""
 
     task_run: TaskRun  # its record: id, name, run_count (runners shipping calls use these)
     log_prints: bool

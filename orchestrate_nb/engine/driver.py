@@ -13,8 +13,8 @@ import time
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from typing import Any, NamedTuple, Union
 
-from orchestrate_nb.runtime.calls import Outcome, call_async, call_sync
-from orchestrate_nb.runtime.futures import TaskRunFuture
+from orchestrate_nb.engine.calls import Outcome, call_async, call_sync
+from orchestrate_nb.engine.futures import TaskRunFuture
 
 
 class Call(NamedTuple):

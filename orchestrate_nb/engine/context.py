@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from orchestrate_nb.core.events import RunReporter
-    from orchestrate_nb.runtime.futures import TaskRunFuture
-    from orchestrate_nb.runtime.records import FlowRun, TaskRun
-    from orchestrate_nb.runtime.task_runners import TaskRunner
+    from orchestrate_nb.engine.futures import TaskRunFuture
+    from orchestrate_nb.engine.records import FlowRun, TaskRun
+    from orchestrate_nb.engine.task_runners import TaskRunner
 
 
 class FlowRunContext:

@@ -1,6 +1,6 @@
 """Who watches a top-level flow run as it happens: in a Jupyter kernel, the live run graph.
 
-The runtime never imports the notebook package: the watcher is found from an import string,
+The engine never imports the notebook package: the watcher is found from an import string,
 and only when ipykernel is loaded, so scripts and workers pay one dictionary lookup.
 """
 

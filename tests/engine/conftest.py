@@ -13,8 +13,8 @@ from orchestrate_nb.core.events import (
     StateChanged,
     TaskRunCreated,
 )
-from orchestrate_nb.runtime import reporting
-from orchestrate_nb.runtime.reporting import ListReporter
+from orchestrate_nb.engine import reporting
+from orchestrate_nb.engine.reporting import ListReporter
 
 
 class Recorded(ListReporter):

@@ -1,0 +1,1 @@
+"""The engine: runs flows and tasks as explicit state machines and emits RunEvents."""

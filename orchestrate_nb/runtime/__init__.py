@@ -1,1 +1,0 @@
-"""The runtime: runs flows and tasks as explicit state machines and emits RunEvents."""

@@ -1,8 +1,8 @@
 """Concurrency slots, engine side: which tags are limited, waiting for slots, holding them.
 
-The limits live in the run store (``orchestrate_nb.store.concurrency``), loaded lazily by
-import string: the engine never imports the store, and a process whose task runs have no
-tags never opens it.
+The limits live in the run store (``orchestrate_nb.store.concurrency``), loaded lazily
+through the ``slot_store`` port (``engine/ports.py``): the engine never imports the store,
+and a process whose task runs have no tags never opens it.
 
 - Hot path: a task run without tags pays one truthiness check; one with tags pays a clock
   read and set lookups in this process's cache of limited names, refreshed (inside the
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import importlib
 import logging
 import math
 import os
@@ -34,12 +33,12 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from orchestrate_nb.engine import ports
 from orchestrate_nb.errors import ConcurrencySlotTimeout
 
 if TYPE_CHECKING:
     from orchestrate_nb.engine.records import TaskRun
 
-STORE_FACTORY = "orchestrate_nb.store.concurrency:open_concurrency_store"
 REFRESH_SECONDS = 2.0
 HEARTBEAT_SECONDS = 10.0
 FIRST_DELAY, MAX_DELAY = 0.05, 1.0
@@ -145,8 +144,7 @@ class _ProcessSlots:
             if not settings.store_enabled:
                 return None
             if self.store is None or self.store_key != key:
-                module_name, _, attr = STORE_FACTORY.partition(":")
-                factory = getattr(importlib.import_module(module_name), attr)
+                factory = ports.load("slot_store")
                 old, self.store, self.store_key = self.store, factory(settings), key
                 if old is not None and self.held == 0:
                     old.close()

@@ -2,7 +2,8 @@
 
 Another process changes a paused run's state (``orchestrate-nb runs resume ID`` or
 ``runs cancel ID``), so while it is paused the run's state lives in the run store, reached
-through a ``PauseControl`` made from an import string (the engine never imports the store):
+through a ``PauseControl`` made by the ``pause_control`` port (``engine/ports.py``; the
+engine never imports the store):
 
 1. the reporter is flushed, so the run and its states are in the store; then the run goes
    RUNNING → PAUSED by a conditional write that also stores the JSON schema of the input it
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import importlib
 import threading
 import time
 from functools import partial
@@ -38,6 +38,7 @@ from typing import Any, NamedTuple, Protocol
 from orchestrate_nb.core.events import StateChanged
 from orchestrate_nb.core.run_input import resume_command
 from orchestrate_nb.core.states import Cancelling, Paused, Running, State, StateType
+from orchestrate_nb.engine import ports
 from orchestrate_nb.engine.context import FlowRunContext, flow_run_ctx, task_run_ctx
 from orchestrate_nb.engine.driver import Blocking, Machine, Sleep, drive_async, drive_sync
 from orchestrate_nb.engine.logging import run_logger
@@ -45,7 +46,6 @@ from orchestrate_nb.engine.records import FlowRun
 from orchestrate_nb.engine.reporting import get_reporter, notify_subscribers
 from orchestrate_nb.errors import CancelledRun, FlowPauseTimeout, PauseError
 
-PAUSE_CONTROL_FACTORY = "orchestrate_nb.store.pauses:open_pause_control"
 DEFAULT_POLL_SECONDS = 1.0
 UTC = dt.timezone.utc
 
@@ -177,9 +177,7 @@ def _returned(ctx: FlowRunContext, value: Any) -> Any:
 def _load_control() -> PauseControl:
     from orchestrate_nb.settings import load_settings
 
-    module_name, _, attr = PAUSE_CONTROL_FACTORY.partition(":")
-    factory = getattr(importlib.import_module(module_name), attr)
-    control: PauseControl = factory(load_settings())
+    control: PauseControl = ports.load("pause_control")(load_settings())
     return control
 
 

@@ -1,19 +1,18 @@
 """Where the engine's events go.
 
-The engine never imports the store: the store's reporter is created lazily from an import
-string, so the engine stays importable and fast without SQLAlchemy loaded.
+The engine never imports the store: the store's reporter is created lazily through
+the ``run_reporter`` port (``engine/ports.py``), so the engine stays importable and fast
+without SQLAlchemy loaded.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from typing import Any
 
 from orchestrate_nb.core.events import RunEvent, RunReporter
-
-STORE_REPORTER_FACTORY = "orchestrate_nb.store.reporter:create_store_reporter"
+from orchestrate_nb.engine import ports
 
 _lock = threading.Lock()
 _store_reporter: RunReporter | None = None
@@ -52,9 +51,7 @@ def _load_store_reporter() -> RunReporter | None:
         if not settings.store_enabled:
             _store_failed = True
             return None
-        module_name, _, attr = STORE_REPORTER_FACTORY.partition(":")
-        factory = getattr(importlib.import_module(module_name), attr)
-        _store_reporter = factory(settings)
+        _store_reporter = ports.load("run_reporter")(settings)
         return _store_reporter
 
 

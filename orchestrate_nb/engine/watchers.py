@@ -1,18 +1,18 @@
 """Who watches a top-level flow run as it happens: in a Jupyter kernel, the live run graph.
 
-The engine never imports the notebook package: the watcher is found from an import string,
+The engine never imports the notebook package: the watcher is a port (``engine/ports.py``),
 and only when ipykernel is loaded, so scripts and workers pay one dictionary lookup.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-FLOW_RUN_WATCHER = "orchestrate_nb.notebook.graph.live:watch_flow_run"
+from orchestrate_nb.engine import ports
+
 _log = logging.getLogger("orchestrate_nb.widget")
 _warned = False
 
@@ -23,8 +23,7 @@ def watch_flow_run(flow_run: Any, is_top_level: bool) -> AbstractContextManager[
         return nullcontext()
     global _warned
     try:
-        module_name, _, attr = FLOW_RUN_WATCHER.partition(":")
-        watcher = getattr(importlib.import_module(module_name), attr)(flow_run)
+        watcher = ports.load("flow_run_watcher")(flow_run)
     except Exception:  # a missing widget library must not stop a flow from running
         if not _warned:  # once: a flow called in a loop must not repeat it
             _warned = True

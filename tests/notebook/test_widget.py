@@ -20,7 +20,7 @@ from kernels import LOAD, execute, notebook_of
 from traitlets.config import Configurable
 
 from orchestrate_nb import flow, task
-from orchestrate_nb.engine import watchers
+from orchestrate_nb.engine import ports
 from orchestrate_nb.engine.reporting import subscribe, unsubscribe
 from orchestrate_nb.notebook.graph import live
 from orchestrate_nb.notebook.graph.live import LiveGraph, RunGraphWidget, watch_flow_run
@@ -332,7 +332,7 @@ def in_a_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_runtime_lets_a_watcher_follow_top_level_flow_runs_only(
         in_a_kernel: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(watchers, "FLOW_RUN_WATCHER", f"{__name__}:RecordingWatch")
+    monkeypatch.setitem(ports.PORTS, "flow_run_watcher", f"{__name__}:RecordingWatch")
 
     @flow
     def child() -> int:
@@ -348,7 +348,7 @@ def test_the_runtime_lets_a_watcher_follow_top_level_flow_runs_only(
 
 def test_a_watcher_that_cannot_load_does_not_stop_the_flow(
         in_a_kernel: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(watchers, "FLOW_RUN_WATCHER", f"{__name__}:broken_watch")
+    monkeypatch.setitem(ports.PORTS, "flow_run_watcher", f"{__name__}:broken_watch")
 
     @flow
     def still_runs() -> str:

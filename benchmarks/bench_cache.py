@@ -42,8 +42,8 @@ import xxhash  # noqa: E402
 
 from orchestrate_nb import task  # noqa: E402
 from orchestrate_nb.cache_policies import INPUTS  # noqa: E402
+from orchestrate_nb.engine.caching import TaskRunCache  # noqa: E402
 from orchestrate_nb.results import fingerprint  # noqa: E402
-from orchestrate_nb.results.caching import TaskRunCache  # noqa: E402
 from orchestrate_nb.results.store import default_store  # noqa: E402
 
 

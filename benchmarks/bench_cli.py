@@ -46,8 +46,8 @@ def write_run(tasks: int) -> str:
         StateChanged,
         TaskRunCreated,
     )
+    from orchestrate_nb.processes import current_process
     from orchestrate_nb.store.database import open_database
-    from orchestrate_nb.store.processes import current_process
     from orchestrate_nb.store.writer import BatchWriter
 
     clock = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)

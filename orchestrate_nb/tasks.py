@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestrate_nb.core.retries import exponential_backoff
 from orchestrate_nb.core.tasks import Task, task
-from orchestrate_nb.engine.retries import exponential_backoff
 
 __all__ = ["Task", "task", "exponential_backoff", "task_input_hash"]
 
@@ -15,7 +15,7 @@ def task_input_hash(context: Any, arguments: dict[str, Any]) -> str | None:
 
     Use as ``@task(cache_key_fn=task_input_hash)``. The key is global (not combined with the
     task's key again), as in Prefect, but includes the task's key itself."""
-    from orchestrate_nb.cache_policies import fingerprint_named
+    from orchestrate_nb.results.cache_policies import fingerprint_named
     from orchestrate_nb.results.fingerprint import fingerprint_parts
 
     task_ = context.task

@@ -60,7 +60,7 @@ class Flow(Generic[P, R]):
             raise ValueError(f"{owner}: retry_delay_seconds takes a number of seconds ≥ 0, "
                              f"got {retry_delay_seconds!r}")
         self.retry_delay_seconds = float(retry_delay_seconds or 0)
-        self.task_runner = task_runner if task_runner is not None else _default_runner()
+        self._task_runner = task_runner  # None: the default, made on first use
         self.description = description or inspect.getdoc(fn)
         self.timeout_seconds = opt.check_timeout(timeout_seconds, owner)
         self.should_validate_parameters = validate_parameters
@@ -79,10 +79,18 @@ class Flow(Generic[P, R]):
         self._fast_names = opt.positional_names(self.signature)
         self._defaults = opt.defaults_of(self.signature)
         self._validator: Any = None
-        from orchestrate_nb.engine.calls import is_async_fn
-
-        self.isasync = is_async_fn(fn)
+        self.isasync = opt.is_async_fn(fn)
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    @property
+    def task_runner(self) -> Any:
+        """The task runner given, or a ``ThreadPoolTaskRunner`` made on first use (a lazy
+        call into the engine: defining a flow imports nothing above ``core``)."""
+        if self._task_runner is None:
+            from orchestrate_nb.engine.task_runners import ThreadPoolTaskRunner
+
+            self._task_runner = ThreadPoolTaskRunner()
+        return self._task_runner
 
     def bind_parameters(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         return opt.bind(self.signature, self._fast_names, self._defaults, args, kwargs,
@@ -133,12 +141,6 @@ class Flow(Generic[P, R]):
 
     def __repr__(self) -> str:
         return f"Flow(name={self.name!r})"
-
-
-def _default_runner() -> Any:
-    from orchestrate_nb.engine.task_runners import ThreadPoolTaskRunner
-
-    return ThreadPoolTaskRunner()
 
 
 @overload

@@ -119,3 +119,7 @@ def defaults_of(sig: inspect.Signature) -> dict[str, Any]:
     return {p.name: p.default for p in sig.parameters.values()
             if p.default is not p.empty}
 
+
+def is_async_fn(fn: Callable[..., Any]) -> bool:
+    """``async def`` (or an async generator): such tasks and flows are awaited."""
+    return inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)

@@ -11,11 +11,12 @@ from typing import Any, Generic, TypeVar, overload
 from typing_extensions import ParamSpec
 
 from orchestrate_nb.core import options as opt
+from orchestrate_nb.core.retries import normalise_retry_delays
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_NOT_SET: Any = object()
+NOT_SET: Any = object()  # an option left out (None may be a choice); the cache reads it
 
 
 class Task(Generic[P, R]):
@@ -28,7 +29,7 @@ class Task(Generic[P, R]):
         description: str | None = None,
         tags: Iterable[str] | None = None,
         version: str | None = None,
-        cache_policy: Any = _NOT_SET,
+        cache_policy: Any = NOT_SET,
         cache_key_fn: Callable[..., str | None] | None = None,
         cache_expiration: _dt.timedelta | None = None,
         task_run_name: str | Callable[..., str] | None = None,
@@ -88,10 +89,8 @@ class Task(Generic[P, R]):
         self.signature = inspect.signature(fn)
         self._fast_names = opt.positional_names(self.signature)
         self._defaults = opt.defaults_of(self.signature)
-        from orchestrate_nb.engine.calls import is_async_fn
-        from orchestrate_nb.engine.retries import normalise_retry_delays
 
-        self.isasync = is_async_fn(fn)
+        self.isasync = opt.is_async_fn(fn)
         self.retry_delays = normalise_retry_delays(retry_delay_seconds, self.retries, owner)
         functools.update_wrapper(self, fn)  # type: ignore[arg-type]
 
@@ -148,10 +147,8 @@ def _caching_configured(cache_policy: Any, cache_key_fn: Any, persist_result: An
     cache key or a cache policy is set explicitly; NONE turns caching off."""
     if persist_result is False:
         return False
-    if cache_policy is not _NOT_SET and cache_policy is not None:
-        from orchestrate_nb.cache_policies import NONE
-
-        return cache_policy is not NONE
+    if cache_policy is not NOT_SET and cache_policy is not None:
+        return not getattr(cache_policy, "turns_caching_off", False)  # the NONE policy
     return bool(cache_key_fn is not None or persist_result or refresh_cache)
 
 

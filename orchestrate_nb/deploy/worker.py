@@ -48,11 +48,11 @@ from orchestrate_nb.deploy.reaper import reap
 from orchestrate_nb.deploy.scheduler import schedule_due_runs, utcnow
 from orchestrate_nb.errors import StoreError
 from orchestrate_nb.private_files import private_dir
+from orchestrate_nb.processes import ProcessIdentity, current_process
 from orchestrate_nb.settings import load_settings
 from orchestrate_nb.store import claims
 from orchestrate_nb.store.database import Database
 from orchestrate_nb.store.orm import Deployment, FlowRun
-from orchestrate_nb.store.processes import ProcessIdentity, current_process
 
 logger = logging.getLogger("orchestrate_nb.worker")
 POLL_SECONDS = 0.25

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import ctypes
-import inspect
 import os
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
+
+from orchestrate_nb.core.options import is_async_fn
 
 Outcome = tuple[bool, Any]  # (True, value) or (False, exception)
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -27,10 +28,6 @@ def user_traceback(exc: BaseException) -> Any:
     while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_RUNTIME_DIR):
         tb = tb.tb_next
     return tb if tb is not None else exc.__traceback__
-
-
-def is_async_fn(fn: Callable[..., Any]) -> bool:
-    return inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from orchestrate_nb.core.events import DependencyEdge, StateChanged, TaskRunCreated
+from orchestrate_nb.core.retries import retry_delay
 from orchestrate_nb.core.states import (
     AwaitingRetry,
     Cached,
@@ -49,7 +50,6 @@ from orchestrate_nb.engine.logging import (
 from orchestrate_nb.engine.names import render_run_name
 from orchestrate_nb.engine.records import TaskRun, enter_state
 from orchestrate_nb.engine.reporting import get_reporter
-from orchestrate_nb.engine.retries import retry_delay
 from orchestrate_nb.errors import TaskRunTimeoutError
 
 
@@ -62,7 +62,7 @@ def task_cache_for(task: Task[Any, Any], task_run: TaskRun, parameters: dict[str
                    flow_ctx: FlowRunContext | None) -> Any:
     """The cache of one task run: ``key``, ``reason`` (why it cannot be cached, or None),
     ``lookup() -> (hit, value)`` and ``save(value)``. Lives in the results layer."""
-    from orchestrate_nb.results.caching import TaskRunCache
+    from orchestrate_nb.engine.caching import TaskRunCache
 
     return TaskRunCache(task, task_run, parameters, flow_ctx)
 

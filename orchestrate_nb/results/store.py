@@ -242,7 +242,7 @@ class LocalResultStore(ResultStore):
     def _sweep_orphans(self) -> None:
         """Delete the temporary files of writes that never finished: their process is gone
         (killed mid-write), or they are a day old."""
-        from orchestrate_nb.store.processes import is_local_process_alive
+        from orchestrate_nb.processes import is_local_process_alive
 
         for directory, subdirs, files in os.walk(self.root):
             subdirs[:] = [d for d in subdirs if not d.startswith(".")]

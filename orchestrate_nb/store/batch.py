@@ -19,8 +19,8 @@ from orchestrate_nb.core.events import (
     StateChanged,
     TaskRunCreated,
 )
+from orchestrate_nb.processes import ProcessIdentity
 from orchestrate_nb.store.masking import mask_parameters
-from orchestrate_nb.store.processes import ProcessIdentity
 
 RUNNING = "RUNNING"
 FINAL_STATE_TYPES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})

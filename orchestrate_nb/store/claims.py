@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.orm import aliased
 
+from orchestrate_nb.processes import ProcessIdentity
 from orchestrate_nb.store.orm import Deployment, FlowRun, RunState
-from orchestrate_nb.store.processes import ProcessIdentity
 
 # States a live process holds the run in: a PAUSED run's process waits in pause_flow_run.
 ACTIVE = ("PENDING", "RUNNING", "PAUSED", "CANCELLING")

@@ -38,15 +38,15 @@ from orchestrate_nb.errors import (
     ConcurrencySlotAcquisitionError,
     StoreError,
 )
-from orchestrate_nb.settings import Settings, load_settings
-from orchestrate_nb.store.database import Database, open_database
-from orchestrate_nb.store.orm import ConcurrencyLimit, ConcurrencySlot
-from orchestrate_nb.store.processes import (
+from orchestrate_nb.processes import (
     ProcessIdentity,
     current_process,
     is_local_host,
     is_local_process_alive,
 )
+from orchestrate_nb.settings import Settings, load_settings
+from orchestrate_nb.store.database import Database, open_database
+from orchestrate_nb.store.orm import ConcurrencyLimit, ConcurrencySlot
 from orchestrate_nb.store.recovery import HEARTBEAT_TIMEOUT
 
 UTC = dt.timezone.utc

@@ -14,8 +14,8 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Table, and_, bindparam, select, update
 
+from orchestrate_nb.processes import is_local_host, is_local_process_alive
 from orchestrate_nb.store.database import Database
-from orchestrate_nb.store.processes import is_local_host, is_local_process_alive
 from orchestrate_nb.store.writer import FLOW_RUNS, RUN_STATES, TASK_RUNS
 
 UTC = dt.timezone.utc

@@ -208,8 +208,8 @@ class StoreReporter:
 
     def _open_writer(self) -> BatchWriter | None:
         """Open (and migrate) the database, recover crashed runs; None if it cannot."""
+        from orchestrate_nb.processes import current_process
         from orchestrate_nb.store.failures import Failure, classify, reason
-        from orchestrate_nb.store.processes import current_process
         from orchestrate_nb.store.recovery import recover_crashed_runs
         from orchestrate_nb.store.writer import BatchWriter
 

@@ -20,12 +20,12 @@ from sqlalchemy import Connection, Dialect, String, Table, bindparam, func, sele
 from sqlalchemy.sql.dml import Insert, Update
 
 from orchestrate_nb.core.events import RunEvent
+from orchestrate_nb.processes import ProcessIdentity
 from orchestrate_nb.store import orm
 from orchestrate_nb.store.batch import BatchPlan, Row, plan_batch
 from orchestrate_nb.store.bulk import BulkInsert
 from orchestrate_nb.store.database import Database
 from orchestrate_nb.store.failures import Failure, StoreStatus, classify, is_transient
-from orchestrate_nb.store.processes import ProcessIdentity
 
 log = logging.getLogger("orchestrate_nb.store")
 UTC = dt.timezone.utc

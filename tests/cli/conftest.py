@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import pytest
 from synthetic_runs import SyntheticRuns
 
+from orchestrate_nb.processes import current_process
 from orchestrate_nb.settings import load_settings
 from orchestrate_nb.store.database import open_database
-from orchestrate_nb.store.processes import current_process
 from orchestrate_nb.store.writer import BatchWriter
 
 

@@ -12,8 +12,8 @@ from sqlalchemy import insert, select
 
 from orchestrate_nb.concurrency import concurrency
 from orchestrate_nb.engine import concurrency as runtime_concurrency
+from orchestrate_nb.processes import current_process, process_start_token
 from orchestrate_nb.store.concurrency import SLOTS, STALE_AFTER
-from orchestrate_nb.store.processes import current_process, process_start_token
 
 UTC = dt.timezone.utc
 

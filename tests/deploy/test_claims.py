@@ -9,10 +9,10 @@ from worker_helpers import Query
 
 from orchestrate_nb.deploy.reaper import reap
 from orchestrate_nb.deploy.worker import Worker
+from orchestrate_nb.processes import ProcessIdentity
 from orchestrate_nb.store import claims
 from orchestrate_nb.store import deployments as store
 from orchestrate_nb.store.database import Database
-from orchestrate_nb.store.processes import ProcessIdentity
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -62,7 +62,7 @@ CLAIMER = """
 import datetime as dt, sys
 from orchestrate_nb.store.claims import claim_next_run
 from orchestrate_nb.store.database import open_database
-from orchestrate_nb.store.processes import current_process
+from orchestrate_nb.processes import current_process
 
 database = open_database()
 now = dt.datetime.now(dt.timezone.utc)

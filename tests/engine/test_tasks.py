@@ -8,7 +8,7 @@ import time
 import pytest
 
 from orchestrate_nb import flow, tags, task
-from orchestrate_nb.engine.retries import retry_delay
+from orchestrate_nb.core.retries import retry_delay
 from orchestrate_nb.errors import OrchestrateError, TaskRunTimeoutError
 from orchestrate_nb.states import State
 from orchestrate_nb.tasks import exponential_backoff

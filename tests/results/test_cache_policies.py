@@ -320,7 +320,7 @@ def test_refresh_cache_runs_again_and_overwrites_the_entry(events):
 
 def test_the_refresh_every_cache_switch_reads_only_what_this_process_stored(
         events, monkeypatch):
-    from orchestrate_nb.results import caching
+    from orchestrate_nb.engine import caching
 
     calls = []
 

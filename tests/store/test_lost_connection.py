@@ -8,7 +8,7 @@ import logging
 import pytest
 from sqlalchemy import event
 
-from orchestrate_nb.store.processes import current_process
+from orchestrate_nb.processes import current_process
 from orchestrate_nb.store.writer import BatchWriter
 
 

@@ -8,10 +8,10 @@ import datetime as dt
 from sqlalchemy import update
 from synthetic_runs import SyntheticRuns
 
+from orchestrate_nb.processes import ProcessIdentity
 from orchestrate_nb.store import claims, pauses
 from orchestrate_nb.store.database import Database
 from orchestrate_nb.store.orm import FlowRun
-from orchestrate_nb.store.processes import ProcessIdentity
 from orchestrate_nb.store.recovery import recover_crashed_runs
 from orchestrate_nb.store.writer import BatchWriter
 

@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from orchestrate_nb.store.processes import ProcessIdentity, current_process
+from orchestrate_nb.processes import ProcessIdentity, current_process
 from orchestrate_nb.store.recovery import recover_crashed_runs
 from orchestrate_nb.store.repository import RunRepository, open_repository
 from orchestrate_nb.store.writer import BatchWriter

@@ -13,8 +13,8 @@ import pytest
 from polling import wait_for
 
 from orchestrate_nb.core.events import DependencyEdge
+from orchestrate_nb.processes import current_process
 from orchestrate_nb.store import database as database_module
-from orchestrate_nb.store.processes import current_process
 from orchestrate_nb.store.reporter import StoreReporter
 from orchestrate_nb.store.writer import BatchWriter
 

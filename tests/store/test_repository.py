@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from orchestrate_nb.errors import NotFound
-from orchestrate_nb.store.processes import current_process
+from orchestrate_nb.processes import current_process
 from orchestrate_nb.store.repository import RunRepository
 from orchestrate_nb.store.writer import BatchWriter
 

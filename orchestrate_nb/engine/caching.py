@@ -57,13 +57,13 @@ def plan_for(task: Any) -> CachePlan:
 
 
 def _make_plan(task: Any) -> CachePlan:
-    from orchestrate_nb.cache_policies import DEFAULT, CacheKeyFnPolicy, CachePolicy
-    from orchestrate_nb.core.tasks import _NOT_SET
+    from orchestrate_nb.core.tasks import NOT_SET
+    from orchestrate_nb.results.cache_policies import DEFAULT, CacheKeyFnPolicy, CachePolicy
 
     policy = task.cache_policy
     if task.cache_key_fn is not None:
         policy = CacheKeyFnPolicy(cache_key_fn=task.cache_key_fn)
-    elif policy is _NOT_SET or policy is None:
+    elif policy is NOT_SET or policy is None:
         policy = DEFAULT
     problem = None
     if not isinstance(policy, CachePolicy):

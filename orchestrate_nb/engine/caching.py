@@ -20,6 +20,7 @@ import datetime as _dt
 import weakref
 from typing import Any, NamedTuple
 
+from orchestrate_nb.core.tasks import NOT_SET
 from orchestrate_nb.engine.context import TaskRunContext, task_run_ctx
 from orchestrate_nb.results.fingerprint import FingerprintError, fingerprint_parts
 from orchestrate_nb.results.serializers import Serializer, get_serializer
@@ -57,7 +58,6 @@ def plan_for(task: Any) -> CachePlan:
 
 
 def _make_plan(task: Any) -> CachePlan:
-    from orchestrate_nb.core.tasks import NOT_SET
     from orchestrate_nb.results.cache_policies import DEFAULT, CacheKeyFnPolicy, CachePolicy
 
     policy = task.cache_policy

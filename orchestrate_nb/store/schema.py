@@ -19,10 +19,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from orchestrate_nb.errors import StoreError
 from orchestrate_nb.private_files import open_private
-from orchestrate_nb.store.database import Database
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+    from orchestrate_nb.store.database import Database  # which imports this module lazily
 
 HEAD_REVISION = "0006"  # a test checks this against the migration scripts
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")

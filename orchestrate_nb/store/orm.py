@@ -331,3 +331,19 @@ class Deployment(Base):
     cache: Mapped[str] = mapped_column(server_default="refresh")  # "refresh" | "reuse"
     kernel: Mapped[str | None]  # NULL: the notebook's kernelspec (python3 without one)
     cwd: Mapped[str | None]  # NULL: the notebook's folder
+
+
+class Worker(Base):
+    """A worker process (``orchestrate-nb worker start``): it heartbeats while alive; a worker
+    whose heartbeat is older than a few intervals, or whose ``stopped`` is set, is not."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(primary_key=True)  # host:pid:token
+    pool: Mapped[str]
+    host: Mapped[str]
+    pid: Mapped[int]
+    token: Mapped[str]
+    started: Mapped[dt.datetime]
+    heartbeat: Mapped[dt.datetime] = mapped_column(index=True)
+    stopped: Mapped[dt.datetime | None]

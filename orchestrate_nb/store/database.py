@@ -31,7 +31,7 @@ from orchestrate_nb.settings import Settings, load_settings, mask_url
 
 BUSY_TIMEOUT_SECONDS = 30.0
 CONNECT_TIMEOUT_SECONDS = 5  # PostgreSQL, unless the URL says otherwise (libpq waits forever)
-SQLITE_CACHE_KIB = 16384  # random-key index inserts of big flows stay in memory
+SQLITE_CACHE_KIB = 2048
 _WRITE_OPTION = "orchestrate_nb_write"
 
 

@@ -1,29 +1,36 @@
-"""Inserting many rows the way each driver does it fastest, with SQLAlchemy's own bind types.
+"""Inserting many rows the way each driver does it fastest.
 
-SQLAlchemy's executemany costs ~5 µs of Python a row (parameter dicts compiled per row), and
-the writer thread holds the GIL the flow's own threads need. Here a statement is built once
-per table; rows become tuples through ``operator.itemgetter`` (C), and only the columns
-whose type converts values (timestamps, JSON, NUL-safe text) go through that type's bind
-processor, the same one SQLAlchemy would call. SQLite gets one ``executemany`` (its loop is
-C, and it releases the GIL while SQLite works). PostgreSQL gets ``COPY`` (psycopg writes
-its rows in C) for history rows, and ``executemany`` (pipelined by psycopg) for runs, whose
-inserts must skip a row a replayed batch already wrote. Multi-row ``VALUES`` would cost more:
-psycopg parses a long query's placeholders in Python each time (it caches short ones only).
+The rows come from ``batch.py`` as tuples in the statement's column order, their values
+already converted by SQLAlchemy's own bind processors of those columns, so nothing here
+loops over rows in Python. The writer thread holds the GIL the flow's own threads need
+whenever it is not inside the driver, and it must take the GIL back every time the driver
+returns, which costs up to a switch interval (5 ms) while a flow keeps a core busy: so a
+batch is written in few driver calls, each doing much with the GIL released.
+
+- SQLite gets multi-row ``INSERT ... VALUES (...), (...)`` statements of a few fixed sizes
+  (powers of two up to ``SQLITE_MAX_ROWS``, each prepared once and kept in the driver's
+  statement cache): SQLite inserts all of a statement's rows in one step, without the
+  GIL; ``executemany`` would give the GIL up and take it back for every row.
+- PostgreSQL gets ``COPY`` (psycopg writes its rows in C) for history rows, and
+  ``executemany`` (pipelined by psycopg) for runs, whose inserts must skip a row a replayed
+  batch already wrote. Multi-row ``VALUES`` would cost more there: psycopg parses a long
+  query's placeholders in Python each time (it caches short ones only).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from operator import itemgetter
+from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table
 from sqlalchemy.exc import DBAPIError
 
-Row = dict[str, Any]
+SQLITE_MAX_ROWS = 256  # rows of the largest statement (its prepared form is kept per size)
+SQLITE_MAX_VARIABLES = 999  # SQLite before 3.32 allows no more bound values per statement
 
 
-def _copy(conn: Connection, sql: str, values: list[Any]) -> None:
+def _copy(conn: Connection, sql: str, values: Sequence[Sequence[Any]]) -> None:
     """psycopg's COPY, its errors raised as SQLAlchemy's (what ``failures.py`` classifies)."""
     dbapi_connection = conn.connection.dbapi_connection
     assert dbapi_connection is not None
@@ -62,33 +69,45 @@ class BulkInsert:
         self._copy_sql = (f"COPY {dialect.identifier_preparer.format_table(table)} "
                           f"({', '.join(quote(c) for c in self.columns)}) FROM STDIN"
                           if self._postgres and ignore_key is None else None)
-        self._get = itemgetter(*self.columns)
-        self._processors: list[tuple[int, Callable[[Any], Any]]] = []
-        for index, name in enumerate(self.columns):
-            column_type = table.c[name].type
-            processor = column_type.dialect_impl(dialect).bind_processor(dialect)
-            if processor is not None:
-                self._processors.append((index, processor))
+        self._sizes: tuple[int, ...] | None = None  # SQLite: the statement sizes, largest first
+        self._multi_sql: dict[int, str] = {}
 
-    def execute(self, conn: Connection, rows: Sequence[Row]) -> None:
+    def execute(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
+        """Insert ``rows`` (each in ``columns`` order, values as the driver takes them)."""
         if not rows:
             return
-        if self._copy_sql is None:
-            conn.exec_driver_sql(self._sql, self._values(rows))
+        if self._copy_sql is not None:
+            _copy(conn, self._copy_sql, rows)
+        elif self._postgres:
+            conn.exec_driver_sql(self._sql, list(map(tuple, rows)))
         else:
-            _copy(conn, self._copy_sql, self._values(rows))
+            self._sqlite_insert(conn, rows)
 
-    def _values(self, rows: Sequence[Row]) -> list[Any]:
-        get = self._get
-        if len(self.columns) == 1:
-            return [(get(row),) for row in rows]
-        if not self._processors:
-            return [get(row) for row in rows]
-        processors = self._processors
-        values = []
-        for row in rows:
-            value = list(get(row))
-            for index, process in processors:
-                value[index] = process(value[index])
-            values.append(tuple(value))
-        return values
+    def _sqlite_insert(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
+        sizes = self._sizes or self._sqlite_sizes(conn)
+        start, left = 0, len(rows)
+        for size in sizes:
+            while left >= size:
+                part = rows[start:start + size]
+                conn.exec_driver_sql(self._multi_sql[size], tuple(chain.from_iterable(part)))
+                start += size
+                left -= size
+
+    def _sqlite_sizes(self, conn: Connection) -> tuple[int, ...]:
+        dbapi_connection = conn.connection.dbapi_connection
+        import sqlite3
+
+        getlimit = getattr(dbapi_connection, "getlimit", None)  # Python 3.11+
+        which = getattr(sqlite3, "SQLITE_LIMIT_VARIABLE_NUMBER", None)
+        limit = SQLITE_MAX_VARIABLES if getlimit is None or which is None else getlimit(which)
+        largest = 1
+        while largest * 2 <= min(SQLITE_MAX_ROWS, limit // len(self.columns)):
+            largest *= 2
+        sizes = []
+        while largest >= 1:
+            sizes.append(largest)
+            self._multi_sql[largest] = (
+                self._head + ", ".join([self._row_sql] * largest) + self._tail)
+            largest //= 2
+        self._sizes = tuple(sizes)
+        return self._sizes

@@ -31,6 +31,8 @@ from orchestrate_nb.settings import Settings, load_settings, mask_url
 
 BUSY_TIMEOUT_SECONDS = 30.0
 CONNECT_TIMEOUT_SECONDS = 5  # PostgreSQL, unless the URL says otherwise (libpq waits forever)
+# The page cache of a connection, in KiB. SQLite's pages are in the OS's file cache anyway;
+# a bigger cache here only grows the process (16 MiB held ~14 MB at 100,000 mapped tasks).
 SQLITE_CACHE_KIB = 2048
 _WRITE_OPTION = "orchestrate_nb_write"
 

@@ -13,16 +13,27 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy import Connection, Dialect, String, Table, bindparam, func, select, update
+from sqlalchemy import Connection, Dialect, Table, bindparam, func, select, update
 from sqlalchemy.sql.dml import Insert, Update
 
 from orchestrate_nb.core.events import RunEvent
 from orchestrate_nb.processes import ProcessIdentity
 from orchestrate_nb.store import orm
-from orchestrate_nb.store.batch import BatchPlan, Row, plan_batch
+from orchestrate_nb.store.batch import (
+    EDGE_COLUMNS,
+    LOG_COLUMNS,
+    STATE_COLUMNS,
+    TASK_CHANGE_COLUMNS,
+    TASK_RUN_COLUMNS,
+    BatchPlan,
+    Binders,
+    Row,
+    plan_batch,
+)
 from orchestrate_nb.store.bulk import BulkInsert
 from orchestrate_nb.store.database import Database
 from orchestrate_nb.store.failures import Failure, StoreStatus, classify, is_transient
@@ -40,14 +51,7 @@ LOGS = cast(Table, orm.LogLine.__table__)
 _CHANGE_COLUMNS = ("state_type", "state_name", "state_message", "start_time", "end_time",
                    "run_count")
 _FLOW_CHANGE_COLUMNS = (*_CHANGE_COLUMNS, "owner_host", "owner_pid", "owner_token", "heartbeat")
-_TASK_CHANGE_COLUMNS = (*_CHANGE_COLUMNS, "cache_key")
-# The columns of the rows ``batch.py`` plans (every row has every key).
-_TASK_RUN_COLUMNS = ("id", "flow_run_id", "task_name", "task_key", "name", "tags", "map_index",
-                     "created", "cache_key", *_CHANGE_COLUMNS, "owner_host",
-                     "owner_pid", "owner_token", "heartbeat")
-_STATE_COLUMNS = ("flow_run_id", "task_run_id", "type", "name", "message", "timestamp")
-_EDGE_COLUMNS = ("flow_run_id", "upstream_task_run_id", "downstream_task_run_id", "input_name")
-_LOG_COLUMNS = ("flow_run_id", "task_run_id", "level", "logger", "message", "timestamp")
+_TASK_CHANGE_VALUES = itemgetter(*(TASK_RUN_COLUMNS.index(c) for c in TASK_CHANGE_COLUMNS))
 
 
 class BatchWriter:
@@ -102,7 +106,8 @@ class BatchWriter:
             delay = min(delay * 2, 2.0)
 
     def _write_once(self, events: Sequence[RunEvent]) -> None:
-        plan = plan_batch(list(events), self.owner, dt.datetime.now(UTC))
+        plan = plan_batch(list(events), self.owner, dt.datetime.now(UTC),
+                          self._statements.binders)
         with self.database.write() as conn:
             flow_ids = self._resolve_flow_ids(conn, plan.flow_names)
             self._execute_plan(conn, plan, flow_ids)
@@ -119,7 +124,8 @@ class BatchWriter:
             conn.execute(s.update_flow_runs, _bind(plan.flow_run_changes.values()))
         s.insert_task_runs.execute(conn, list(plan.new_task_runs.values()))
         if plan.task_run_changes:
-            conn.execute(s.update_task_runs, _bind(plan.task_run_changes.values()))
+            conn.exec_driver_sql(s.update_task_runs,
+                                 list(map(_TASK_CHANGE_VALUES, plan.task_run_changes.values())))
         # History rows keep their order: their ids are the order states were entered in.
         s.insert_states.execute(conn, plan.states)
         s.insert_edges.execute(conn, plan.edges)
@@ -167,12 +173,15 @@ class _Statements:
     def __init__(self, dialect: Dialect) -> None:
         self.insert_flows = _insert_ignoring_duplicates(dialect.name, FLOWS, "name")
         self.insert_flow_runs = _insert_ignoring_duplicates(dialect.name, FLOW_RUNS, "id")
-        self.insert_task_runs = BulkInsert(TASK_RUNS, _TASK_RUN_COLUMNS, dialect, "id")
-        self.insert_states = BulkInsert(RUN_STATES, _STATE_COLUMNS, dialect)
-        self.insert_edges = BulkInsert(EDGES, _EDGE_COLUMNS, dialect)
-        self.insert_logs = BulkInsert(LOGS, _LOG_COLUMNS, dialect)
+        self.insert_task_runs = BulkInsert(TASK_RUNS, TASK_RUN_COLUMNS, dialect, "id")
+        self.insert_states = BulkInsert(RUN_STATES, STATE_COLUMNS, dialect)
+        self.insert_edges = BulkInsert(EDGES, EDGE_COLUMNS, dialect)
+        self.insert_logs = BulkInsert(LOGS, LOG_COLUMNS, dialect)
         self.update_flow_runs = _update_changes(FLOW_RUNS, _FLOW_CHANGE_COLUMNS)
-        self.update_task_runs = _update_changes(TASK_RUNS, _TASK_CHANGE_COLUMNS)
+        self.update_task_runs = _task_run_update_sql(dialect)
+        self.binders = Binders(timestamp=_processor(RUN_STATES, "timestamp", dialect),
+                               text=_processor(RUN_STATES, "message", dialect),
+                               json=_processor(TASK_RUNS, "tags", dialect))
         self.heartbeat_flow_runs = _update_heartbeat(FLOW_RUNS)
         self.heartbeat_task_runs = _update_heartbeat(TASK_RUNS)
 
@@ -195,9 +204,31 @@ def _update_changes(table: Table, columns: tuple[str, ...]) -> Update:
     values: dict[str, Any] = {name: bindparam(f"b_{name}", type_=c[name].type) for name in columns}
     values["run_count"] = c.run_count + bindparam("b_run_count")
     values["start_time"] = func.coalesce(c.start_time, values["start_time"])
-    if "cache_key" in values:
-        values["cache_key"] = func.coalesce(bindparam("b_cache_key", type_=String()), c.cache_key)
     return update(table).where(c.id == bindparam("b_id")).values(values)
+
+
+def _task_run_update_sql(dialect: Dialect) -> str:
+    """The net change of a batch to a task run created earlier, its values in
+    ``TASK_CHANGE_COLUMNS`` order (a positional statement: the rows are tuples)."""
+    q = dialect.identifier_preparer.quote
+    marker = "%s" if dialect.name == "postgresql" else "?"
+    state_type, state_name, message, start, end, run_count, cache_key, run_id = (
+        q(c) for c in TASK_CHANGE_COLUMNS)
+    return (f"UPDATE {dialect.identifier_preparer.format_table(TASK_RUNS)} SET "
+            f"{state_type} = {marker}, {state_name} = {marker}, {message} = {marker}, "
+            f"{start} = coalesce({start}, {marker}), {end} = {marker}, "
+            f"{run_count} = {run_count} + {marker}, "
+            f"{cache_key} = coalesce({marker}, {cache_key}) WHERE {run_id} = {marker}")
+
+
+def _processor(table: Table, column: str, dialect: Dialect) -> Callable[[Any], Any]:
+    """SQLAlchemy's bind processor of ``column`` (what its executemany would call)."""
+    processor = table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+    return processor if processor is not None else _same
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _update_heartbeat(table: Table) -> Update:

@@ -11,16 +11,19 @@ batch is written in few driver calls, each doing much with the GIL released.
   (powers of two up to ``SQLITE_MAX_ROWS``, each prepared once and kept in the driver's
   statement cache): SQLite inserts all of a statement's rows in one step, without the
   GIL; ``executemany`` would give the GIL up and take it back for every row.
-- PostgreSQL gets ``COPY`` (psycopg writes its rows in C) for history rows, and
-  ``executemany`` (pipelined by psycopg) for runs, whose inserts must skip a row a replayed
-  batch already wrote. Multi-row ``VALUES`` would cost more there: psycopg parses a long
-  query's placeholders in Python each time (it caches short ones only).
+- PostgreSQL gets ``COPY`` (psycopg writes its rows in C). History rows are copied into
+  their table; runs, whose inserts must skip a row a replayed batch already wrote, into a
+  temporary table of the same columns (one per connection, emptied at every commit), then
+  moved with one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``. ``executemany`` would
+  cost ~30 µs of Python a row even pipelined, and multi-row ``VALUES`` more: psycopg parses
+  a long query's placeholders in Python each time (it caches short ones only).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table
@@ -64,11 +67,19 @@ class BulkInsert:
         marker = "%s" if self._postgres else "?"
         self._row_sql = f"({', '.join([marker] * len(self.columns))})"
         self._tail = f" ON CONFLICT ({quote(ignore_key)}) DO NOTHING" if ignore_key else ""
-        self._sql = self._head + self._row_sql + self._tail
-        # COPY cannot skip rows already there: only for tables whose rows are never replayed.
-        self._copy_sql = (f"COPY {dialect.identifier_preparer.format_table(table)} "
-                          f"({', '.join(quote(c) for c in self.columns)}) FROM STDIN"
-                          if self._postgres and ignore_key is None else None)
+        names = ", ".join(quote(c) for c in self.columns)
+        target = dialect.identifier_preparer.format_table(table)
+        self._copy_sql = f"COPY {target} ({names}) FROM STDIN" if self._postgres else None
+        self._stage_sql: tuple[str, str] | None = None
+        if self._postgres and ignore_key is not None:
+            # COPY cannot skip rows already there: a replayable table's rows go through a
+            # temporary table (in pg_temp, named so it cannot shadow the target).
+            stage = quote(f"orchestrate_nb_stage_{table.name}")
+            self._copy_sql = f"COPY {stage} ({names}) FROM STDIN"
+            self._stage_sql = (
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} "
+                f"(LIKE {target} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+                f"INSERT INTO {target} ({names}) SELECT {names} FROM {stage}{self._tail}")
         self._sizes: tuple[int, ...] | None = None  # SQLite: the statement sizes, largest first
         self._multi_sql: dict[int, str] = {}
 
@@ -76,38 +87,125 @@ class BulkInsert:
         """Insert ``rows`` (each in ``columns`` order, values as the driver takes them)."""
         if not rows:
             return
-        if self._copy_sql is not None:
+        if self._stage_sql is not None:
+            create, move = self._stage_sql
+            conn.exec_driver_sql(create)  # the temporary table lives as long as the connection
+            _copy(conn, self._copy_sql, rows)  # type: ignore[arg-type]
+            conn.exec_driver_sql(move)
+        elif self._copy_sql is not None:
             _copy(conn, self._copy_sql, rows)
-        elif self._postgres:
-            conn.exec_driver_sql(self._sql, list(map(tuple, rows)))
         else:
             self._sqlite_insert(conn, rows)
 
     def _sqlite_insert(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
-        sizes = self._sizes or self._sqlite_sizes(conn)
-        start, left = 0, len(rows)
-        for size in sizes:
-            while left >= size:
-                part = rows[start:start + size]
-                conn.exec_driver_sql(self._multi_sql[size], tuple(chain.from_iterable(part)))
-                start += size
-                left -= size
+        _execute_in_chunks(conn, self._sizes or self._sqlite_sizes(conn), self._multi_sql, rows)
 
     def _sqlite_sizes(self, conn: Connection) -> tuple[int, ...]:
-        dbapi_connection = conn.connection.dbapi_connection
-        import sqlite3
+        sizes = _sqlite_statement_sizes(conn, len(self.columns))
+        for size in sizes:
+            self._multi_sql[size] = self._head + ", ".join([self._row_sql] * size) + self._tail
+        self._sizes = sizes
+        return sizes
 
-        getlimit = getattr(dbapi_connection, "getlimit", None)  # Python 3.11+
-        which = getattr(sqlite3, "SQLITE_LIMIT_VARIABLE_NUMBER", None)
-        limit = SQLITE_MAX_VARIABLES if getlimit is None or which is None else getlimit(which)
-        largest = 1
-        while largest * 2 <= min(SQLITE_MAX_ROWS, limit // len(self.columns)):
-            largest *= 2
-        sizes = []
-        while largest >= 1:
-            sizes.append(largest)
-            self._multi_sql[largest] = (
-                self._head + ", ".join([self._row_sql] * largest) + self._tail)
-            largest //= 2
-        self._sizes = tuple(sizes)
-        return self._sizes
+
+class BulkUpdate:
+    """``UPDATE table`` of many rows by ``key``, each row's values in ``columns`` order.
+
+    ``assignments`` maps a column to its new value, written with ``{old}`` (the row's value)
+    and ``{new}`` (the given one), e.g. ``"coalesce({old}, {new})"``. SQLite (3.33+) joins
+    multi-row ``VALUES`` of fixed sizes; PostgreSQL a temporary table filled by ``COPY``; an
+    older SQLite gets one ``executemany``.
+    """
+
+    def __init__(self, table: Table, columns: Sequence[str], key: str,
+                 assignments: dict[str, str], dialect: Dialect) -> None:
+        quote = dialect.identifier_preparer.quote
+        self.columns = tuple(columns)
+        self._postgres = dialect.name == "postgresql"
+        target = dialect.identifier_preparer.format_table(table)
+        index = {name: i for i, name in enumerate(self.columns)}
+        if self._postgres:
+            source = {name: f"s.{quote(name)}" for name in self.columns}
+        else:  # the columns of SQLite's VALUES are column1, column2, ...
+            source = {name: f"s.column{index[name] + 1}" for name in self.columns}
+        sets = ", ".join(
+            f"{quote(name)} = " + assignments.get(name, "{new}").format(
+                old=f"t.{quote(name)}", new=source[name])
+            for name in self.columns if name != key)
+        join = f"t.{quote(key)} = {source[key]}"
+        names = ", ".join(quote(c) for c in self.columns)
+        if self._postgres:
+            stage = quote(f"orchestrate_nb_stage_{table.name}_changes")
+            self._create = (f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS "
+                            f"AS SELECT {names} FROM {target} WITH NO DATA")
+            self._copy = f"COPY {stage} ({names}) FROM STDIN"
+            self._update = f"UPDATE {target} AS t SET {sets} FROM {stage} AS s WHERE {join}"
+        else:
+            self._head = f"UPDATE {target} AS t SET {sets} FROM (VALUES "
+            self._tail = f") AS s WHERE {join}"
+            self._row_sql = f"({', '.join(['?'] * len(self.columns))})"
+            plain_sets = ", ".join(
+                f"{quote(name)} = " + assignments.get(name, "{new}").format(
+                    old=quote(name), new="?")
+                for name in self.columns if name != key)
+            self._plain = (f"UPDATE {target} SET {plain_sets} WHERE {quote(key)} = ?")
+            self._order = itemgetter(*(index[n] for n in self.columns if n != key), index[key])
+        self._sizes: tuple[int, ...] | None = None
+        self._multi_sql: dict[int, str] = {}
+
+    def execute(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        if self._postgres:
+            conn.exec_driver_sql(self._create)
+            _copy(conn, self._copy, rows)
+            conn.exec_driver_sql(self._update)
+            return
+        if sqlite_version_info() < (3, 33):  # no UPDATE ... FROM
+            conn.exec_driver_sql(self._plain, list(map(self._order, rows)))
+            return
+        _execute_in_chunks(conn, self._sizes or self._sqlite_sizes(conn), self._multi_sql, rows)
+
+    def _sqlite_sizes(self, conn: Connection) -> tuple[int, ...]:
+        sizes = _sqlite_statement_sizes(conn, len(self.columns))
+        for size in sizes:
+            self._multi_sql[size] = self._head + ", ".join([self._row_sql] * size) + self._tail
+        self._sizes = sizes
+        return sizes
+
+
+def _execute_in_chunks(conn: Connection, sizes: Sequence[int], sql: dict[int, str],
+                       rows: Sequence[Sequence[Any]]) -> None:
+    """One statement of ``sql[size]`` for each chunk of ``rows``: as many of the largest size
+    as fit, then at most one of each smaller size."""
+    start, left = 0, len(rows)
+    for size in sizes:
+        while left >= size:
+            part = rows[start:start + size]
+            conn.exec_driver_sql(sql[size], tuple(chain.from_iterable(part)))
+            start += size
+            left -= size
+
+
+def sqlite_version_info() -> tuple[int, ...]:
+    import sqlite3
+
+    return sqlite3.sqlite_version_info
+
+
+def _sqlite_statement_sizes(conn: Connection, columns: int) -> tuple[int, ...]:
+    """Powers of two, largest first, up to ``SQLITE_MAX_ROWS`` rows and the driver's limit
+    of bound values."""
+    import sqlite3
+
+    getlimit = getattr(conn.connection.dbapi_connection, "getlimit", None)  # Python 3.11+
+    which = getattr(sqlite3, "SQLITE_LIMIT_VARIABLE_NUMBER", None)
+    limit = SQLITE_MAX_VARIABLES if getlimit is None or which is None else getlimit(which)
+    largest = 1
+    while largest * 2 <= min(SQLITE_MAX_ROWS, limit // columns):
+        largest *= 2
+    sizes = []
+    while largest >= 1:
+        sizes.append(largest)
+        largest //= 2
+    return tuple(sizes)

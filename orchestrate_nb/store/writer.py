@@ -34,7 +34,7 @@ from orchestrate_nb.store.batch import (
     Row,
     plan_batch,
 )
-from orchestrate_nb.store.bulk import BulkInsert
+from orchestrate_nb.store.bulk import BulkInsert, BulkUpdate
 from orchestrate_nb.store.database import Database
 from orchestrate_nb.store.failures import Failure, StoreStatus, classify, is_transient
 
@@ -124,8 +124,8 @@ class BatchWriter:
             conn.execute(s.update_flow_runs, _bind(plan.flow_run_changes.values()))
         s.insert_task_runs.execute(conn, list(plan.new_task_runs.values()))
         if plan.task_run_changes:
-            conn.exec_driver_sql(s.update_task_runs,
-                                 list(map(_TASK_CHANGE_VALUES, plan.task_run_changes.values())))
+            s.update_task_runs.execute(
+                conn, list(map(_TASK_CHANGE_VALUES, plan.task_run_changes.values())))
         # History rows keep their order: their ids are the order states were entered in.
         s.insert_states.execute(conn, plan.states)
         s.insert_edges.execute(conn, plan.edges)
@@ -178,7 +178,10 @@ class _Statements:
         self.insert_edges = BulkInsert(EDGES, EDGE_COLUMNS, dialect)
         self.insert_logs = BulkInsert(LOGS, LOG_COLUMNS, dialect)
         self.update_flow_runs = _update_changes(FLOW_RUNS, _FLOW_CHANGE_COLUMNS)
-        self.update_task_runs = _task_run_update_sql(dialect)
+        self.update_task_runs = BulkUpdate(TASK_RUNS, TASK_CHANGE_COLUMNS, "id", {
+            # run_count is an increment, start_time a first RUNNING, cache_key kept if unset
+            "start_time": "coalesce({old}, {new})", "run_count": "{old} + {new}",
+            "cache_key": "coalesce({new}, {old})"}, dialect)
         self.binders = Binders(timestamp=_processor(RUN_STATES, "timestamp", dialect),
                                text=_processor(RUN_STATES, "message", dialect),
                                json=_processor(TASK_RUNS, "tags", dialect))
@@ -205,20 +208,6 @@ def _update_changes(table: Table, columns: tuple[str, ...]) -> Update:
     values["run_count"] = c.run_count + bindparam("b_run_count")
     values["start_time"] = func.coalesce(c.start_time, values["start_time"])
     return update(table).where(c.id == bindparam("b_id")).values(values)
-
-
-def _task_run_update_sql(dialect: Dialect) -> str:
-    """The net change of a batch to a task run created earlier, its values in
-    ``TASK_CHANGE_COLUMNS`` order (a positional statement: the rows are tuples)."""
-    q = dialect.identifier_preparer.quote
-    marker = "%s" if dialect.name == "postgresql" else "?"
-    state_type, state_name, message, start, end, run_count, cache_key, run_id = (
-        q(c) for c in TASK_CHANGE_COLUMNS)
-    return (f"UPDATE {dialect.identifier_preparer.format_table(TASK_RUNS)} SET "
-            f"{state_type} = {marker}, {state_name} = {marker}, {message} = {marker}, "
-            f"{start} = coalesce({start}, {marker}), {end} = {marker}, "
-            f"{run_count} = {run_count} + {marker}, "
-            f"{cache_key} = coalesce({marker}, {cache_key}) WHERE {run_id} = {marker}")
 
 
 def _processor(table: Table, column: str, dialect: Dialect) -> Callable[[Any], Any]:

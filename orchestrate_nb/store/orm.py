@@ -42,21 +42,13 @@ NAMING_CONVENTION = {
 }
 
 
-_recent_texts: dict[dt.datetime, str] = {}
-
-
 def _sqlite_bind(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
-    # A run's timestamps recur (created = first state, start = RUNNING state, ...): memoise.
-    text = _recent_texts.get(value)
-    if text is None:
-        if len(_recent_texts) > 4096:
-            _recent_texts.clear()
-        utc = value.astimezone(UTC) if value.tzinfo is not None else value
-        # The text SQLAlchemy's SQLite DATETIME writes, made in C (it sorts chronologically).
-        text = _recent_texts[value] = utc.isoformat(" ", "microseconds")[:26]
-    return text
+    if value.tzinfo is not None and value.tzinfo is not UTC:  # the engine's are UTC already
+        value = value.astimezone(UTC)
+    # The text SQLAlchemy's SQLite DATETIME writes, made in C (it sorts chronologically).
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 def _sqlite_result(value: str | None) -> dt.datetime | None:

@@ -88,7 +88,8 @@ class StoreReporter:
 
     def _wait_for_room(self, queue: deque[Any]) -> None:
         """Wake the writer; past ``max_backlog``, wait until it has taken half the backlog."""
-        self._wake.set()
+        if not self._wake.is_set():
+            self._wake.set()
         if len(queue) < self.max_backlog or threading.current_thread() is self._thread:
             return
         if self._stalled_at == self._progress_at:  # gave up on this writer: no new progress

@@ -14,8 +14,9 @@ batch is written in few driver calls, each doing much with the GIL released.
 - PostgreSQL gets ``COPY`` (psycopg writes its rows in C). History rows are copied into
   their table; runs, whose inserts must skip a row a replayed batch already wrote, into a
   temporary table of the same columns (one per connection, emptied at every commit), then
-  moved with one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``. ``executemany`` would
-  cost ~30 µs of Python a row even pipelined, and multi-row ``VALUES`` more: psycopg parses
+  moved with one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` (a role that may not
+  create temporary tables gets ``executemany``). ``executemany`` costs ~30 µs of Python a
+  row even pipelined, and multi-row ``VALUES`` more: psycopg parses
   a long query's placeholders in Python each time (it caches short ones only).
 """
 
@@ -82,12 +83,17 @@ class BulkInsert:
                 f"INSERT INTO {target} ({names}) SELECT {names} FROM {stage}{self._tail}")
         self._sizes: tuple[int, ...] | None = None  # SQLite: the statement sizes, largest first
         self._multi_sql: dict[int, str] = {}
+        self._can_stage: bool | None = None
 
     def execute(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
         """Insert ``rows`` (each in ``columns`` order, values as the driver takes them)."""
         if not rows:
             return
-        if self._stage_sql is not None:
+        if self._stage_sql is not None and self._can_stage is None:
+            self._can_stage = may_create_temporary_tables(conn)
+        if self._stage_sql is not None and not self._can_stage:
+            conn.exec_driver_sql(self._head + self._row_sql + self._tail, list(map(tuple, rows)))
+        elif self._stage_sql is not None:
             create, move = self._stage_sql
             conn.exec_driver_sql(create)  # the temporary table lives as long as the connection
             _copy(conn, self._copy_sql, rows)  # type: ignore[arg-type]
@@ -144,19 +150,27 @@ class BulkUpdate:
             self._head = f"UPDATE {target} AS t SET {sets} FROM (VALUES "
             self._tail = f") AS s WHERE {join}"
             self._row_sql = f"({', '.join(['?'] * len(self.columns))})"
-            plain_sets = ", ".join(
-                f"{quote(name)} = " + assignments.get(name, "{new}").format(
-                    old=quote(name), new="?")
-                for name in self.columns if name != key)
-            self._plain = (f"UPDATE {target} SET {plain_sets} WHERE {quote(key)} = ?")
-            self._order = itemgetter(*(index[n] for n in self.columns if n != key), index[key])
+        # One row a time: for an older SQLite, and a role that may not create temporary tables.
+        marker = "%s" if self._postgres else "?"
+        plain_sets = ", ".join(
+            f"{quote(name)} = " + assignments.get(name, "{new}").format(old=quote(name),
+                                                                        new=marker)
+            for name in self.columns if name != key)
+        self._plain = f"UPDATE {target} SET {plain_sets} WHERE {quote(key)} = {marker}"
+        self._order = itemgetter(*(index[n] for n in self.columns if n != key), index[key])
         self._sizes: tuple[int, ...] | None = None
         self._multi_sql: dict[int, str] = {}
+        self._can_stage: bool | None = None
 
     def execute(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
         if self._postgres:
+            if self._can_stage is None:
+                self._can_stage = may_create_temporary_tables(conn)
+            if not self._can_stage:
+                conn.exec_driver_sql(self._plain, list(map(self._order, rows)))
+                return
             conn.exec_driver_sql(self._create)
             _copy(conn, self._copy, rows)
             conn.exec_driver_sql(self._update)
@@ -185,6 +199,13 @@ def _execute_in_chunks(conn: Connection, sizes: Sequence[int], sql: dict[int, st
             conn.exec_driver_sql(sql[size], tuple(chain.from_iterable(part)))
             start += size
             left -= size
+
+
+def may_create_temporary_tables(conn: Connection) -> bool:
+    """PostgreSQL: whether this role may create temporary tables here (a hardened database
+    may revoke TEMPORARY from PUBLIC)."""
+    return bool(conn.exec_driver_sql(
+        "SELECT has_database_privilege(current_database(), 'TEMPORARY')").scalar())
 
 
 def sqlite_version_info() -> tuple[int, ...]:

@@ -4,6 +4,9 @@ batch and however a run's states are spread over batches, what is recorded is th
 
 from __future__ import annotations
 
+import os
+import uuid
+
 import pytest
 from sqlalchemy import select
 
@@ -11,6 +14,7 @@ from orchestrate_nb.processes import current_process
 from orchestrate_nb.store.orm import RunState
 from orchestrate_nb.store.writer import BatchWriter
 
+POSTGRES_URL_ENV = "ORCHESTRATE_NB_TEST_POSTGRES_URL"
 # Around the statement sizes (powers of two up to 256 rows): one less, exactly, one more.
 SIZES = [1, 255, 256, 257, 700]
 
@@ -91,3 +95,60 @@ def test_a_replayed_batch_of_new_runs_is_skipped_not_duplicated_nor_lost(tasks, 
     assert writer.lost_events == 0
     runs = query("SELECT state_type, count(*) AS n FROM task_runs GROUP BY state_type")
     assert runs == [{"state_type": "COMPLETED", "n": tasks}]
+
+
+@pytest.fixture
+def role_without_temporary_tables(orchestrate_home, monkeypatch):
+    """A PostgreSQL database of its own whose role may not create temporary tables."""
+    base = os.environ.get(POSTGRES_URL_ENV)
+    if not base:
+        pytest.skip(f"needs {POSTGRES_URL_ENV}")
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = f"onb_notemp_{uuid.uuid4().hex[:10]}"
+    admin = make_url(base).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{name}" LOGIN')
+        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'REVOKE TEMPORARY ON DATABASE "{name}" FROM PUBLIC')
+        conn.execute(f'GRANT CONNECT ON DATABASE "{name}" TO "{name}"')
+    with psycopg.connect(make_url(admin).set(database=name).render_as_string(
+            hide_password=False), autocommit=True) as conn:
+        conn.execute(f'GRANT USAGE, CREATE ON SCHEMA public TO "{name}"')
+    url = make_url(base).set(username=name, password=None, database=name)
+    monkeypatch.setenv("ORCHESTRATE_NB_DATABASE_URL", url.render_as_string(hide_password=False))
+    try:
+        yield
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'DROP ROLE IF EXISTS "{name}"')
+
+
+@pytest.mark.postgres
+def test_a_postgres_role_that_may_not_create_temporary_tables_still_records_everything(
+        role_without_temporary_tables, synthetic):
+    from sqlalchemy import text
+
+    from orchestrate_nb.settings import load_settings
+    from orchestrate_nb.store.database import open_database
+
+    database = open_database(load_settings())
+    try:
+        with database.read() as conn:
+            assert conn.execute(text("SELECT has_database_privilege(current_database(), "
+                                     "'TEMPORARY')")).scalar() is False
+        run, created, phases = _mapped_flow(synthetic, 300)
+        writer = BatchWriter(database, current_process())
+        for phase in phases:
+            writer.write(phase)
+        writer.write(phases[0][2:])  # replayed: skipped
+
+        assert writer.lost_events == 0
+        with database.read() as conn:
+            runs = conn.execute(text("SELECT state_type, count(*), sum(run_count) FROM task_runs "
+                                     "GROUP BY state_type")).all()
+        assert [tuple(r) for r in runs] == [("COMPLETED", 300, 300 + 100)]
+    finally:
+        database.dispose()

@@ -61,7 +61,8 @@ def _has_tag(tag: str) -> Any:
 
 
 def select_runs() -> Select[Any]:
-    return (select(*RUN_COLUMNS).join(Flow, Flow.id == FlowRun.flow_id)
+    query: Select[Any] = select(*RUN_COLUMNS)  # type: ignore[assignment]
+    return (query.join(Flow, Flow.id == FlowRun.flow_id)
             .outerjoin(Deployment, Deployment.id == FlowRun.deployment_id))
 
 
@@ -130,7 +131,7 @@ def task_run_counts(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[
              .where(TaskRun.flow_run_id.in_(list(run_ids)))
              .group_by(TaskRun.flow_run_id, TaskRun.state_type))
     for flow_run_id, state_type, count in conn.execute(query):
-        counts[flow_run_id][state_type] = count
+        counts[str(flow_run_id)][state_type] = count
     return counts
 
 

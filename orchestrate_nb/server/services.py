@@ -704,7 +704,7 @@ def _field(body: Mapping[str, Any], name: str, kind: type, required: bool = Fals
         names = {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
                  dict: "an object", list: "a list"}
         raise BadRequest(f"{name} must be {names[kind]}, got {json.dumps(value)[:60]}")
-    if kind is str and required and not value.strip():
+    if isinstance(value, str) and required and not value.strip():
         raise BadRequest(f"{name} must not be empty")
     return value
 
@@ -757,12 +757,13 @@ def flow_file_schema(entrypoint: str) -> dict[str, Any] | None:
 
 def _signature_schema(args: ast.arguments) -> dict[str, Any]:
     positional = [*args.posonlyargs, *args.args]
-    defaults: dict[str, Any] = {}
-    for arg, default in zip(positional[len(positional) - len(args.defaults):], args.defaults):
-        defaults[arg.arg] = default
-    for arg, default in zip(args.kwonlyargs, args.kw_defaults):
-        if default is not None:
-            defaults[arg.arg] = default
+    defaults: dict[str, ast.expr] = {}
+    for arg, expression in zip(positional[len(positional) - len(args.defaults):],
+                               args.defaults):
+        defaults[arg.arg] = expression
+    for arg, keyword_default in zip(args.kwonlyargs, args.kw_defaults):
+        if keyword_default is not None:
+            defaults[arg.arg] = keyword_default
     properties: dict[str, Any] = {}
     required: list[str] = []
     for arg in [*positional, *args.kwonlyargs]:
@@ -773,7 +774,7 @@ def _signature_schema(args: ast.arguments) -> dict[str, Any]:
         elif isinstance(annotation, ast.Subscript) and isinstance(annotation.value, ast.Name):
             type_name = annotation.value.id if annotation.value.id in ("list", "dict") else None
         has_default = arg.arg in defaults
-        default = None
+        default: Any = None
         if has_default:
             try:
                 default = ast.literal_eval(defaults[arg.arg])

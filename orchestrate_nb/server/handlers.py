@@ -54,8 +54,9 @@ class OrchestrateHandler(ExtensionHandlerMixin, APIHandler):
         error's status and one line)."""
         executor = self.settings["orchestrate_nb_executor"]
         loop = asyncio.get_running_loop()
-        try:
-            result = await loop.run_in_executor(executor, lambda: function(*args))
+        try:  # the answer is serialised on the pool too: the loop only sends bytes
+            payload = await loop.run_in_executor(
+                executor, lambda: json.dumps(function(*args), default=str))
         except Exception as exc:
             mapped = error_status(exc)
             if mapped is None:
@@ -66,7 +67,7 @@ class OrchestrateHandler(ExtensionHandlerMixin, APIHandler):
             self.finish(json.dumps({"message": " ".join(mapped[1].split())}))
             return
         self.set_status(status)
-        self.finish(json.dumps(result, default=str))
+        self.finish(payload)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Tornado's own errors (403, 404, 405) in the same one-line form."""

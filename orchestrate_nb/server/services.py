@@ -288,8 +288,14 @@ class OrchestrateService:
         from sqlalchemy.exc import SQLAlchemyError
 
         try:
-            with database.read() as conn:
-                yield conn
+            if database.dialect == "postgresql":
+                # one statement at a time, no BEGIN/COMMIT round trips: the API's reads need
+                # no snapshot across statements, and each round trip costs on a busy host
+                with database.engine.connect() as conn:
+                    yield conn.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                with database.read() as conn:
+                    yield conn
         except SQLAlchemyError as exc:
             raise self._down(exc) from None
 

@@ -89,6 +89,8 @@ async def test_filters(api: Any, record: Any) -> None:
     assert await ids(state="failed,completed") == [report.id, etl.id]
     assert await ids(tag="nightly") == [etl.id]
     assert await ids(q="REP") == [report.id]
+    assert await ids(q=report.name.upper()) == [report.id]  # the run's own name, any case
+    assert await ids(q="100%_") == []  # LIKE's wildcards are text here
     assert await ids(since=iso(report.created)) == [report.id]
     assert await ids(until=iso(report.created)) == [etl.id]
     status, body = await api("GET", "runs", params={"kind": "sessions"})

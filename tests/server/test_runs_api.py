@@ -116,8 +116,9 @@ async def test_pages_have_no_duplicates_or_gaps_while_runs_are_added(api: Any,
                                                                      record: Any) -> None:
     synthetic = SyntheticRuns()
     first = [synthetic.flow_run_created("etl") for _ in range(23)]
-    # two runs created in the same microsecond: the id breaks the tie
-    twin = synthetic.flow_run_created("etl", created=first[-1].created)
+    # two runs created in the same microsecond, 5th and 6th newest (the end of the first
+    # page and the start of the second): the id breaks the tie
+    twin = synthetic.flow_run_created("etl", created=first[-5].created)
     record([*first, twin])
     seen: list[str] = []
     params: dict[str, Any] = {"limit": 5}

@@ -524,7 +524,7 @@ class OrchestrateService:
         if target.is_symlink():
             target.unlink()
         if not target.exists() or target.stat().st_mtime < source.stat().st_mtime:
-            temporary = folder / f".{target.name}.{os.getpid()}.tmp"
+            temporary = folder / f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW,
                                  0o600)
             with os.fdopen(descriptor, "wb") as out, open(source, "rb") as data:

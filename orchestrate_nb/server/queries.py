@@ -1,0 +1,236 @@
+"""The SQL the REST API's service layer runs (read side), on SQLite and PostgreSQL alike.
+
+The runs list is keyset-paginated on ``(created, id)``, newest first: a page is "the next
+``limit`` runs older than the last one shown", which stays cheap at any depth (the
+``flow_runs.created`` index gives the order) and never repeats or skips a run when new
+ones are added meanwhile (they are newer than the first page).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Select, Text, and_, cast, func, not_, or_, select
+
+from orchestrate_nb.store.orm import (
+    Deployment,
+    Flow,
+    FlowRun,
+    LogLine,
+    RunState,
+    TaskRun,
+    Worker,
+)
+
+SESSION_TAG = "notebook-session"  # engine/session.py's tag of a kernel's session run
+ACTIVE_TYPES = ("PENDING", "RUNNING", "CANCELLING")
+
+RUN_COLUMNS = (
+    FlowRun.id, FlowRun.name, Flow.name.label("flow_name"), FlowRun.deployment_id,
+    Deployment.name.label("deployment_name"), FlowRun.state_type, FlowRun.state_name,
+    FlowRun.state_message, FlowRun.created, FlowRun.scheduled_time, FlowRun.start_time,
+    FlowRun.end_time, FlowRun.tags, FlowRun.pool, FlowRun.parent_flow_run_id,
+    FlowRun.attempt, FlowRun.run_count,
+)
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    flows: Sequence[str] = ()
+    state_types: Sequence[str] = ()
+    deployments: Sequence[str] = ()
+    tags: Sequence[str] = ()
+    text: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    kind: str = "runs"  # "runs" | "sessions" | "all"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _tags_text() -> Any:
+    return cast(FlowRun.tags, Text)
+
+
+def _has_tag(tag: str) -> Any:
+    # tags are a JSON list of strings: '["a","b"]' (compact, as the store writes them)
+    return _tags_text().contains(json.dumps(tag), autoescape=True)
+
+
+def select_runs() -> Select[Any]:
+    return (select(*RUN_COLUMNS).join(Flow, Flow.id == FlowRun.flow_id)
+            .outerjoin(Deployment, Deployment.id == FlowRun.deployment_id))
+
+
+def filtered_runs(query: Select[Any], where: RunFilter) -> Select[Any]:
+    if where.flows:
+        query = query.where(Flow.name.in_(list(where.flows)))
+    if where.state_types:
+        query = query.where(FlowRun.state_type.in_(list(where.state_types)))
+    if where.deployments:
+        query = query.where(Deployment.name.in_(list(where.deployments)))
+    for tag in where.tags:
+        query = query.where(_has_tag(tag))
+    if where.text:
+        pattern = where.text
+        query = query.where(or_(FlowRun.name.icontains(pattern, autoescape=True),
+                                Flow.name.icontains(pattern, autoescape=True),
+                                Deployment.name.icontains(pattern, autoescape=True)))
+    if where.since is not None:
+        query = query.where(FlowRun.created >= where.since)
+    if where.until is not None:
+        query = query.where(FlowRun.created < where.until)
+    if where.kind == "runs":
+        query = query.where(or_(FlowRun.tags.is_(None), not_(_has_tag(SESSION_TAG))))
+    elif where.kind == "sessions":
+        query = query.where(_has_tag(SESSION_TAG))
+    return query
+
+
+def list_runs(conn: Connection, where: RunFilter, limit: int,
+              before: tuple[dt.datetime, str] | None) -> list[Any]:
+    """Up to ``limit`` runs matching ``where``, newest first, older than ``before``."""
+    query = filtered_runs(select_runs(), where)
+    if before is not None:
+        created, run_id = before
+        query = query.where(FlowRun.created <= created,
+                            or_(FlowRun.created < created, FlowRun.id < run_id))
+    query = query.order_by(FlowRun.created.desc(), FlowRun.id.desc()).limit(limit)
+    return list(conn.execute(query))
+
+
+def get_run(conn: Connection, run_id: str) -> Any | None:
+    return conn.execute(select_runs().where(FlowRun.id == run_id)).first()
+
+
+def find_run_ids(conn: Connection, prefix: str) -> list[str]:
+    """Ids equal to ``prefix``, else (at most two) starting with it."""
+    exact = conn.execute(select(FlowRun.id).where(FlowRun.id == prefix)).scalar()
+    if exact is not None:
+        return [exact]
+    query = select(FlowRun.id).where(FlowRun.id.startswith(prefix, autoescape=True)).limit(2)
+    return list(conn.execute(query).scalars())
+
+
+def run_details(conn: Connection, run_id: str) -> Any:
+    return conn.execute(select(FlowRun.parameters, FlowRun.executed_notebook,
+                               FlowRun.pause_input_schema, FlowRun.pause_expires)
+                        .where(FlowRun.id == run_id)).first()
+
+
+def task_run_counts(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+    """{flow run id: {state type: count}} for the given flow runs."""
+    counts: dict[str, dict[str, int]] = {run_id: {} for run_id in run_ids}
+    if not run_ids:
+        return counts
+    query = (select(TaskRun.flow_run_id, TaskRun.state_type, func.count())
+             .where(TaskRun.flow_run_id.in_(list(run_ids)))
+             .group_by(TaskRun.flow_run_id, TaskRun.state_type))
+    for flow_run_id, state_type, count in conn.execute(query):
+        counts[flow_run_id][state_type] = count
+    return counts
+
+
+def task_runs(conn: Connection, flow_run_id: str, limit: int) -> list[Any]:
+    query = (select(TaskRun.id, TaskRun.name, TaskRun.task_name, TaskRun.task_key,
+                    TaskRun.map_index, TaskRun.state_type, TaskRun.state_name,
+                    TaskRun.state_message, TaskRun.created, TaskRun.start_time,
+                    TaskRun.end_time, TaskRun.run_count, TaskRun.tags)
+             .where(TaskRun.flow_run_id == flow_run_id)
+             .order_by(TaskRun.created, TaskRun.map_index).limit(limit))
+    return list(conn.execute(query))
+
+
+def subflow_runs(conn: Connection, flow_run_id: str) -> list[Any]:
+    return list(conn.execute(select_runs().add_columns(FlowRun.parent_task_run_id)
+                             .where(FlowRun.parent_flow_run_id == flow_run_id)
+                             .order_by(FlowRun.created)))
+
+
+def count_task_runs(conn: Connection, flow_run_id: str) -> int:
+    return int(conn.execute(select(func.count()).select_from(TaskRun)
+                            .where(TaskRun.flow_run_id == flow_run_id)).scalar_one())
+
+
+def logs(conn: Connection, flow_run_id: str, after: int, limit: int, text: str | None,
+         level: int | None) -> list[Any]:
+    query = (select(LogLine.id, LogLine.timestamp, LogLine.level, LogLine.logger,
+                    LogLine.message, LogLine.task_run_id, TaskRun.name.label("task_name"))
+             .outerjoin(TaskRun, TaskRun.id == LogLine.task_run_id)
+             .where(LogLine.flow_run_id == flow_run_id, LogLine.id > after))
+    if text:
+        query = query.where(LogLine.message.icontains(text, autoescape=True))
+    if level is not None:
+        query = query.where(LogLine.level >= level)
+    return list(conn.execute(query.order_by(LogLine.id).limit(limit)))
+
+
+def last_log_id(conn: Connection, flow_run_id: str) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(LogLine.id), 0))
+                            .where(LogLine.flow_run_id == flow_run_id)).scalar_one())
+
+
+def status_counts(conn: Connection) -> dict[str, int]:
+    """Runs by state type among the ones the status bar counts (sessions left out)."""
+    not_session = or_(FlowRun.tags.is_(None), not_(_has_tag(SESSION_TAG)))
+    query = (select(FlowRun.state_type, func.count())
+             .where(FlowRun.state_type.in_([*ACTIVE_TYPES, "PAUSED", "SCHEDULED"]), not_session)
+             .group_by(FlowRun.state_type))
+    return {state_type: count for state_type, count in conn.execute(query)}
+
+
+def change_signature(conn: Connection) -> tuple[int, int, int, str, int, int]:
+    """What changes whenever anything the sidebar shows changes: the newest state-history
+    row and log line, and the deployments' and workers' versions. Four index lookups."""
+    states = conn.execute(select(func.max(RunState.id))).scalar() or 0
+    log_id = conn.execute(select(func.max(LogLine.id))).scalar() or 0
+    deployments, updated = conn.execute(
+        select(func.count(), func.max(Deployment.updated))).one()
+    workers, stopped = conn.execute(
+        select(func.count(), func.count(Worker.stopped))).one()
+    return (int(states), int(log_id), int(deployments or 0), str(updated), int(workers or 0),
+            int(stopped or 0))
+
+
+def workers(conn: Connection, limit: int = 200) -> list[Any]:
+    query = (select(Worker.id, Worker.pool, Worker.host, Worker.pid, Worker.token,
+                    Worker.started, Worker.heartbeat, Worker.stopped)
+             .order_by(Worker.stopped.is_not(None), Worker.started.desc()).limit(limit))
+    return list(conn.execute(query))
+
+
+def runs_held(conn: Connection, identities: Sequence[tuple[str, int, str]]) -> dict[tuple[str, int, str], list[str]]:
+    """The unfinished runs each worker (host, pid, token) owns."""
+    held: dict[tuple[str, int, str], list[str]] = {identity: [] for identity in identities}
+    if not identities:
+        return held
+    hosts = sorted({host for host, _, _ in identities})
+    pids = sorted({pid for _, pid, _ in identities})
+    query = (select(FlowRun.id, FlowRun.owner_host, FlowRun.owner_pid, FlowRun.owner_token)
+             .where(FlowRun.owner_host.in_(hosts), FlowRun.owner_pid.in_(pids),
+                    FlowRun.state_type.in_([*ACTIVE_TYPES, "PAUSED"]),
+                    FlowRun.deployment_id.is_not(None)))
+    for row in conn.execute(query):
+        key = (row.owner_host, row.owner_pid, row.owner_token or "")
+        if key in held:
+            held[key].append(row.id)
+    return held
+
+
+def deployment_last_runs(conn: Connection, deployment_ids: Sequence[str],
+                         per_deployment: int = 5) -> dict[str, list[Any]]:
+    """The newest runs of each deployment (by creation), at most ``per_deployment`` each."""
+    found: dict[str, list[Any]] = {d: [] for d in deployment_ids}
+    for deployment_id in deployment_ids:  # an index range each: cheap for tens of them
+        query = (select_runs().where(FlowRun.deployment_id == deployment_id,
+                                     FlowRun.state_type != "SCHEDULED")
+                 .order_by(FlowRun.created.desc(), FlowRun.id.desc()).limit(per_deployment))
+        found[deployment_id] = list(conn.execute(query))
+    return found
+
+
+def and_all(*clauses: Any) -> Any:
+    return and_(*clauses)

@@ -28,6 +28,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,32 +156,41 @@ def extension_args(base: Path, python: str = sys.executable) -> list[str]:
     if importlib.util.find_spec("orchestrate_nb.server") is not None:
         # Also when installed: naming it twice is harmless, and a tree whose install
         # predates the server extension still gets it.
-        args.append('--ServerApp.jpserver_extensions={"orchestrate_nb.server": true}')
+        args.append("--ServerApp.jpserver_extensions=orchestrate_nb.server=True")
     return args
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    base = tmp_path_factory.mktemp("lab")
+@contextmanager
+def start_lab(base: Path, python: str = sys.executable, extension: str = "auto",
+              env: dict[str, str] | None = None) -> Iterator[Lab]:
+    """A JupyterLab of ``python`` on 127.0.0.1 with its state under ``base``.
+
+    ``extension``: ``"auto"`` loads ours from the install or this tree's build;
+    ``"installed"`` relies on the install alone (the packaging tests); ``"off"`` disables it,
+    as a frontend without it would be (the saved graph's HTML/SVG fallback)."""
     root = base / "root"
     root.mkdir()
     port, token = _free_port(), secrets.token_hex(16)
     home = base / "orchestrate_home"
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(base / "config"),
+    env = {**os.environ, **(env or {}), "JUPYTER_CONFIG_DIR": str(base / "config"),
            "ORCHESTRATE_NB_HOME": str(home),
            "JUPYTER_RUNTIME_DIR": str(base / "runtime"), "IPYTHONDIR": str(base / "ipython")}
     labconfig = base / "config" / "labconfig"
     labconfig.mkdir(parents=True)
-    (labconfig / "page_config.json").write_text(json.dumps(
-        {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    disabled = {"@jupyterlab/apputils-extension:announcements": True}
+    if extension == "off":
+        disabled[LABEXTENSION] = True
+    (labconfig / "page_config.json").write_text(json.dumps({"disabledExtensions": disabled}))
     log = base / "lab.log"
-    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser",
+    command = [python, "-m", "jupyter", "lab", "--no-browser",
                "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
                "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
                "--ServerApp.allow_root=True", "--LabApp.extension_manager=readonly",
                f"--ServerApp.root_dir={root}", f"--LabApp.workspaces_dir={base / 'ws'}",
                "--LabApp.news_url=", "--LabApp.check_for_updates_class="
-               "jupyterlab.NeverCheckForUpdate", *extension_args(base)]
+               "jupyterlab.NeverCheckForUpdate"]
+    if extension == "auto":
+        command += extension_args(base, python)
     with log.open("wb") as out:
         server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -194,6 +204,20 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """JupyterLab with the orchestrate-nb extensions."""
+    with start_lab(tmp_path_factory.mktemp("lab")) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def plain_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """JupyterLab with our labextension disabled: what a frontend without it shows."""
+    with start_lab(tmp_path_factory.mktemp("plain_lab"), extension="off") as started:
+        yield started
 
 
 def _keep_evidence(request: pytest.FixtureRequest, page: Any, console: list[str]) -> None:

@@ -4,9 +4,9 @@ With the orchestrate-nb labextension, JupyterLab sends the notebook's cells to t
 over a comm (target ``orchestrate_nb.editor``) just before it executes a cell with a
 ``%flow`` line. A kernel handles shell messages in order, so they arrive before that cell
 runs. ``%flow run``, ``status`` and ``graph`` then read these cells instead of the saved
-file (notebook_file.read_cells), but only in the cell that follows (the contents are fresh
-while the kernel's execution count has not moved) and only for the notebook they came
-from. Without the extension (Notebook 7 and JupyterLab without it, VS Code, a worker's
+file (notebook_file.read_cells), but only in the cell that runs next (contents that
+arrived before a cell starts belong to that cell and are dropped when it ends) and only for
+the notebook they came from. Without the extension (Notebook 7 and JupyterLab without it, VS Code, a worker's
 papermill run) nothing is sent and the saved file is read, as before.
 
 This module keeps raw cell dicts: notebook_file turns them into SavedCells.
@@ -30,11 +30,11 @@ _log = logging.getLogger(__name__)
 class EditorContents:
     path: str  # as the frontend names it: relative to the Jupyter root
     cells: tuple[dict[str, Any], ...]  # cell_type, source, metadata.tags, id
-    execution_count: int  # the kernel's when they arrived
     received: dt.datetime
 
 
-_latest: EditorContents | None = None
+_pending: EditorContents | None = None  # arrived, for the next cell to run
+_current: EditorContents | None = None  # the running cell's
 _shell: Any = None
 
 
@@ -47,31 +47,49 @@ def register(shell: Any) -> bool:
     if manager is None:
         return False
     manager.register_target(COMM_TARGET, _opened)
+    shell.events.register("pre_run_cell", _cell_starts)
+    shell.events.register("post_run_cell", _cell_ended)
     _shell = shell
     return True
 
 
 def unregister(shell: Any) -> None:
-    global _shell, _latest
+    global _shell, _pending, _current
     manager = getattr(getattr(shell, "kernel", None), "comm_manager", None)
-    if manager is not None:
-        manager.unregister_target(COMM_TARGET, _opened)
-    _shell, _latest = None, None
+    if manager is None:
+        return
+    manager.unregister_target(COMM_TARGET, _opened)
+    for event, callback in (("pre_run_cell", _cell_starts), ("post_run_cell", _cell_ended)):
+        try:
+            shell.events.unregister(event, callback)
+        except ValueError:
+            pass
+    _shell, _pending, _current = None, None, None
 
 
 def _opened(comm: Any, message: dict[str, Any]) -> None:
-    global _latest
+    global _pending
     try:
-        contents = parse(message.get("content", {}).get("data"), _execution_count())
+        contents = parse(message.get("content", {}).get("data"))
     finally:
         comm.close()
     if contents is None:
         _log.warning("ignored editor contents that are not a notebook's cells")
         return
-    _latest = contents
+    _pending = contents
 
 
-def parse(data: Any, execution_count: int) -> EditorContents | None:
+def _cell_starts(*_: Any) -> None:
+    global _pending, _current
+    _current, _pending = _pending, None
+
+
+def _cell_ended(*_: Any) -> None:
+    global _current
+    _current = None
+
+
+def parse(data: Any) -> EditorContents | None:
     """The contents in a comm message's data (``{"path": str, "cells": [...]}``), or None
     for anything else."""
     if not isinstance(data, dict) or not isinstance(data.get("path"), str):
@@ -94,19 +112,14 @@ def parse(data: Any, execution_count: int) -> EditorContents | None:
         cell_id = cell.get("id") if isinstance(cell.get("id"), str) else None
         kept.append({"cell_type": cell["cell_type"], "source": source,
                      "metadata": {"tags": [str(t) for t in tags]}, "id": cell_id})
-    return EditorContents(data["path"], tuple(kept), execution_count,
-                          dt.datetime.now(dt.timezone.utc))
-
-
-def _execution_count() -> int:
-    return int(getattr(_shell, "execution_count", 0) or 0)
+    return EditorContents(data["path"], tuple(kept), dt.datetime.now(dt.timezone.utc))
 
 
 def contents_for(path: Path) -> EditorContents | None:
     """The editor's contents of the notebook at ``path``, if they were sent for the cell
     now running."""
-    contents = _latest
-    if contents is None or _shell is None or contents.execution_count != _execution_count():
+    contents = _current
+    if contents is None:
         return None
     return contents if same_notebook(path, contents.path) else None
 

@@ -143,6 +143,6 @@ def test_notebook7_with_the_wheel_draws_a_saved_run_graph(
         assert states == {"first-0": "completed", "second-0": "failed"}
         view.locator('[data-testid="onb-node"][data-label="second-0"]').hover()
         panel = view.locator('[data-testid="onb-logs"]')
-        panel.locator("text=ValueError: second failed").wait_for()
+        panel.locator(".onb-graph__message", has_text="ValueError: second failed").wait_for()
         view.screenshot(path=str(artifacts / "notebook7_saved_graph.png"))
         page.goto("about:blank")

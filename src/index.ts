@@ -4,8 +4,16 @@ import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { deployCommandPlugin } from './deployments/deployCommand';
 import { livePlugin } from './live';
+import { runPagePlugin } from './run/plugin';
 import { sidebarPlugin } from './sidebar';
+import { statusPlugin } from './status/StatusItem';
 
-const plugins: JupyterFrontEndPlugin<any>[] = [livePlugin, sidebarPlugin, deployCommandPlugin];
+const plugins: JupyterFrontEndPlugin<any>[] = [
+  livePlugin,
+  sidebarPlugin,
+  deployCommandPlugin,
+  runPagePlugin,
+  statusPlugin
+];
 
 export default plugins;

@@ -63,6 +63,7 @@ export const runPagePlugin: JupyterFrontEndPlugin<void> = {
         main.title.icon = orchestrateIcon;
         main.title.closable = true;
         main.addClass('onb-run-main');
+        main.toolbar.hide(); // nothing in it: the page has its own actions
         void tracker.add(main);
         app.shell.add(main, 'main');
         app.shell.activateById(main.id);

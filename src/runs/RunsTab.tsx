@@ -70,7 +70,7 @@ function RunRow(props: { run: RunSummary; now: number; onOpen: (run: RunSummary)
   } else if (run.state_type === 'SCHEDULED') {
     right = relative(run.scheduled_time, now);
   } else {
-    right = formatSeconds(runSeconds(run, now));
+    right = formatSeconds(runSeconds(run, Math.max(now, Date.now())));
   }
   const second = [run.name, run.deployment_name].filter(Boolean).join(' · ');
   return (
@@ -147,7 +147,9 @@ export function RunsTab(props: ITabProps): JSX.Element {
     (run: RunSummary) => void props.app.commands.execute(OPEN_RUN, { id: run.id }),
     [props.app]
   );
-  const filtered = !!(filter.state || filter.deployment || q.trim() || flow.trim());
+  const [showFilters, setShowFilters] = useState(false);
+  const activeFilters = [filter.state, filter.deployment, flow.trim()].filter(Boolean).length;
+  const filtered = !!(activeFilters || q.trim());
   const clear = () => {
     setFilter({ ...EMPTY_FILTER, kind: filter.kind });
     setSearch('');
@@ -228,63 +230,89 @@ export function RunsTab(props: ITabProps): JSX.Element {
         ))}
       </div>
       <div className="onb-runs__filters">
-        <input
-          type="search"
-          className="onb-input onb-runs__search"
-          placeholder="Search runs, flows, deployments"
-          aria-label="Search runs"
-          data-testid="onb-runs-search"
-          value={search}
-          onChange={event => setSearch(event.target.value)}
-        />
-        <div className="onb-runs__selects">
-          <select
-            className="onb-input"
-            aria-label="State"
-            data-testid="onb-filter-state"
-            value={filter.state}
-            onChange={event => setFilter({ ...filter, state: event.target.value })}
-          >
-            {STATE_OPTIONS.map(([value, label]) => (
-              <option key={value} value={value}>
-                {label}
-              </option>
-            ))}
-          </select>
+        <div className="onb-runs__searchbar">
           <input
-            className="onb-input"
-            list="onb-flow-names"
-            placeholder="Any flow"
-            aria-label="Flow"
-            data-testid="onb-filter-flow"
-            value={flowText}
-            onChange={event => setFlowText(event.target.value)}
+            type="search"
+            className="onb-input onb-runs__search"
+            placeholder="Search runs"
+            title="Search run names, flow names and deployment names"
+            aria-label="Search runs"
+            data-testid="onb-runs-search"
+            value={search}
+            onChange={event => setSearch(event.target.value)}
           />
-          <datalist id="onb-flow-names">
-            {flows.map(name => (
-              <option key={name} value={name} />
-            ))}
-          </datalist>
-          <select
-            className="onb-input"
-            aria-label="Deployment"
-            data-testid="onb-filter-deployment"
-            value={filter.deployment}
-            onFocus={loadDeployments}
-            onChange={event => setFilter({ ...filter, deployment: event.target.value })}
+          <button
+            type="button"
+            className={`onb-button onb-runs__filter-toggle${showFilters ? ' onb-runs__filter-toggle--on' : ''}`}
+            aria-expanded={showFilters}
+            data-testid="onb-filters-toggle"
+            title="Filter by state, flow or deployment"
+            onClick={() => setShowFilters(!showFilters)}
           >
-            <option value="">Any deployment</option>
-            {deployments.map(name => (
-              <option key={name} value={name}>
-                {name}
-              </option>
-            ))}
-          </select>
-        </div>
-        {filtered && (
-          <button type="button" className="onb-link-button onb-runs__clear" data-testid="onb-filters-clear" onClick={clear}>
-            Clear filters
+            Filters{activeFilters ? ` (${activeFilters})` : ''}
           </button>
+        </div>
+        {showFilters && (
+          <div className="onb-runs__selects" data-testid="onb-filters">
+            <label className="onb-field">
+              <span>State</span>
+              <select
+                className="onb-input"
+                data-testid="onb-filter-state"
+                value={filter.state}
+                onChange={event => setFilter({ ...filter, state: event.target.value })}
+              >
+                {STATE_OPTIONS.map(([value, label]) => (
+                  <option key={value} value={value}>
+                    {label}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label className="onb-field">
+              <span>Flow</span>
+              <input
+                className="onb-input"
+                list="onb-flow-names"
+                placeholder="Any flow"
+                data-testid="onb-filter-flow"
+                value={flowText}
+                onChange={event => setFlowText(event.target.value)}
+              />
+            </label>
+            <datalist id="onb-flow-names">
+              {flows.map(name => (
+                <option key={name} value={name} />
+              ))}
+            </datalist>
+            <label className="onb-field">
+              <span>Deployment</span>
+              <select
+                className="onb-input"
+                data-testid="onb-filter-deployment"
+                value={filter.deployment}
+                onFocus={loadDeployments}
+                onChange={event => setFilter({ ...filter, deployment: event.target.value })}
+              >
+                <option value="">Any deployment</option>
+                {deployments.map(name => (
+                  <option key={name} value={name}>
+                    {name}
+                  </option>
+                ))}
+              </select>
+            </label>
+            {filtered && (
+              <button
+                type="button"
+                className="onb-link-button onb-runs__clear"
+                data-testid="onb-filters-clear"
+                onClick={clear}
+              >
+                Clear filters
+              </button>
+            )}
+          </div>
         )}
       </div>
       {body}

@@ -32,6 +32,17 @@ function initialInput(schema: JSONSchema | null): Record<string, unknown> {
   return values;
 }
 
+/** The pause's message, and the terminal command it names (shown apart, smaller). */
+export function splitMessage(message: string | null): { text: string; command: string | null } {
+  const text = (message ?? '').trim();
+  const at = text.indexOf('; resume with: ');
+  if (at < 0) {
+    return { text, command: null };
+  }
+  const head = text.slice(0, at);
+  return { text: head.charAt(0).toUpperCase() + head.slice(1) + '.', command: text.slice(at + 15) };
+}
+
 export interface IApprovalCardProps {
   api: ApiClient;
   run: RunSummary;
@@ -47,6 +58,7 @@ export function ApprovalCard(props: IApprovalCardProps): JSX.Element {
   const shown = useMemo(() => (schema ? formSchema(schema) : null), [schema]);
   const [input, setInput] = useState<Record<string, unknown>>(() => initialInput(schema));
   const [busy, setBusy] = useState(false);
+  const message = splitMessage(pause.message);
   const [error, setError] = useState<string | null>(null);
 
   const resume = async () => {
@@ -56,7 +68,8 @@ export function ApprovalCard(props: IApprovalCardProps): JSX.Element {
       await api.resumeRun(run.id, schema ? input : undefined);
       props.onDone?.('resumed');
     } catch (reason) {
-      setError((reason as ApiError).message);
+      // The card names the run already: keep the server's line from the field on.
+      setError((reason as ApiError).message.replace(/^cannot resume flow run \S+: /, ''));
     } finally {
       setBusy(false);
     }
@@ -95,9 +108,9 @@ export function ApprovalCard(props: IApprovalCardProps): JSX.Element {
           <span className="onb-muted">{run.name}</span>
         )}
       </div>
-      {pause.message && (
+      {message.text && (
         <p className="onb-approval__message" data-testid="onb-approval-message">
-          {pause.message}
+          {message.text}
         </p>
       )}
       {pause.expires && (
@@ -125,6 +138,12 @@ export function ApprovalCard(props: IApprovalCardProps): JSX.Element {
         <p className="onb-error onb-approval__error" role="alert" data-testid="onb-approval-error">
           {error}
         </p>
+      )}
+      {message.command && (
+        <details className="onb-approval__command onb-muted">
+          <summary>Resume from a terminal</summary>
+          <code className="onb-mono">{message.command}</code>
+        </details>
       )}
       <div className="onb-approval__actions">
         <button

@@ -68,7 +68,8 @@ function RunRow(props: { run: RunSummary; now: number; onOpen: (run: RunSummary)
     const count = taskRunCount(run);
     right = `${count} task run${count === 1 ? '' : 's'}`;
   } else if (run.state_type === 'SCHEDULED') {
-    right = relative(run.scheduled_time, now);
+    const when = relative(run.scheduled_time, Math.max(now, Date.now()));
+    right = when.startsWith('in ') || when === 'now' ? when : `due ${when}`;
   } else {
     right = formatSeconds(runSeconds(run, Math.max(now, Date.now())));
   }
@@ -223,9 +224,10 @@ export function RunsTab(props: ITabProps): JSX.Element {
             aria-checked={filter.kind === kind}
             className={`onb-segmented__item${filter.kind === kind ? ' onb-segmented__item--on' : ''}`}
             data-testid={`onb-kind-${kind}`}
+            title={kind === 'runs' ? 'Flow runs' : "Notebook kernels' interactive sessions (%%task cells)"}
             onClick={() => setFilter({ ...filter, kind })}
           >
-            {kind === 'runs' ? 'Flow runs' : 'Notebook sessions'}
+            {kind === 'runs' ? 'Flow runs' : 'Sessions'}
           </button>
         ))}
       </div>

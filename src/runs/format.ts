@@ -116,19 +116,20 @@ export function runSeconds(
   return run.duration_seconds;
 }
 
-/** "in 4m 10s" / "4m 10s ago" for a moment relative to now. */
+/** "in 4m 10s" / "4m 10s ago" for a moment relative to now (whole seconds). */
 export function relative(iso: string | null, now: number = Date.now()): string {
   if (!iso) {
     return '';
   }
-  const delta = (Date.parse(iso) - now) / 1000;
+  const delta = Math.round((Date.parse(iso) - now) / 1000);
   if (!isFinite(delta)) {
     return '';
   }
-  const text = formatSeconds(Math.abs(delta)).replace(/^\d+ ms$/, 'now');
-  if (text === 'now') {
+  if (delta === 0) {
     return 'now';
   }
+  const size = Math.abs(delta);
+  const text = size < 60 ? `${size} s` : formatSeconds(size);
   return delta > 0 ? `in ${text}` : `${text} ago`;
 }
 

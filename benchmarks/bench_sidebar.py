@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests" / "ui"), str(REPO / "tests")]
 
 from conftest import CHROMIUM, CHROMIUM_ARGS, start_lab  # noqa: E402
-from sidebar_helpers import open_sidebar, run_python, seed  # noqa: E402
+from sidebar_helpers import open_sidebar, seed  # noqa: E402
 
 ACTIVE = 10  # running runs, the newest, whose state changes are timed
 
@@ -208,7 +208,7 @@ def main() -> None:
             word = f"train-model-00{index}"
             took, long_tasks = filter_latency(
                 page, lambda w=word: search.fill(w),
-                f"""() => [...document.querySelectorAll('[data-testid="onb-run-flow"]')]
+                """() => [...document.querySelectorAll('[data-testid="onb-run-flow"]')]
                     .every(e => e.textContent === 'train-model')
                     && document.querySelector('[data-testid="onb-runs-count"]') !== null""")
             searches.append(took)

@@ -23,9 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from orchestrate_nb.errors import (
     DeploymentError,
@@ -39,6 +37,9 @@ from orchestrate_nb.errors import (
 from orchestrate_nb.server import queries
 from orchestrate_nb.settings import Settings, load_settings, mask_url
 from orchestrate_nb.store.masking import mask_parameters
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 UTC = dt.timezone.utc
 T = TypeVar("T")
@@ -107,6 +108,19 @@ def error_status(exc: BaseException) -> tuple[int, str] | None:
     if isinstance(exc, OrchestrateError):
         return 400, one_line(str(exc))
     return None
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """A request body: a JSON object (empty: ``{}``), else one 400 line."""
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise BadRequest("the request body must be a JSON object")
+    return value
 
 
 # -- values ----------------------------------------------------------------------------
@@ -249,11 +263,13 @@ class OrchestrateService:
         with self._lock:
             if self._database is None:
                 self._fail_fast()
-                try:
-                    from orchestrate_nb.store.database import open_database
+                from sqlalchemy.exc import SQLAlchemyError
 
+                from orchestrate_nb.store.database import open_database
+
+                try:
                     self._database = open_database(_server_settings(self.settings))
-                except StoreError as exc:
+                except (StoreError, SQLAlchemyError) as exc:
                     raise self._down(exc) from None
             return self._database
 
@@ -262,10 +278,23 @@ class OrchestrateService:
             raise Unavailable(self._down_message)
 
     def _down(self, exc: BaseException) -> Unavailable:
+        """A 503 for a store error; one that says the store cannot be reached (a refused or
+        lost connection) is repeated at once for ``DOWN_SECONDS``, so requests do not pile
+        up on connection timeouts."""
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
         detail = one_line(mask_url(str(exc)))
-        self._down_message = f"run store unreachable at {self.display_url}: {detail}"[:500]
+        for noise in ("[SQL:", "(Background on this error"):  # SQLAlchemy's extra lines
+            detail = detail.split(noise)[0].strip()
+        unreachable = isinstance(exc, (OperationalError, InterfaceError)) or (
+            isinstance(exc, StoreError) and isinstance(exc.__cause__,
+                                                       (OperationalError, InterfaceError)))
+        if not unreachable:
+            return Unavailable(f"run store query failed ({self.display_url}): {detail}"[:500])
+        message = f"run store unreachable at {self.display_url}: {detail}"[:500]
+        self._down_message = message
         self._down_until = time.monotonic() + DOWN_SECONDS
-        return Unavailable(self._down_message)
+        return Unavailable(message)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -274,8 +303,14 @@ class OrchestrateService:
         from sqlalchemy.exc import SQLAlchemyError
 
         try:
-            with database.read() as conn:
-                yield conn
+            if database.dialect == "postgresql":
+                # one statement at a time, no BEGIN/COMMIT round trips: the API's reads need
+                # no snapshot across statements, and each round trip costs on a busy host
+                with database.engine.connect() as conn:
+                    yield conn.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                with database.read() as conn:
+                    yield conn
         except SQLAlchemyError as exc:
             raise self._down(exc) from None
 

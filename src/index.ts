@@ -3,6 +3,7 @@
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { deployCommandPlugin } from './deployments/deployCommand';
+import { editorContentsPlugin } from './editor';
 import { livePlugin } from './live';
 import { runPagePlugin } from './run/plugin';
 import { sidebarPlugin } from './sidebar';
@@ -12,6 +13,7 @@ const plugins: JupyterFrontEndPlugin<any>[] = [
   livePlugin,
   sidebarPlugin,
   deployCommandPlugin,
+  editorContentsPlugin,
   runPagePlugin,
   statusPlugin
 ];

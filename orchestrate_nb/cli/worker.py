@@ -1,4 +1,5 @@
-"""``orchestrate-nb worker start``: claim and execute a pool's runs (``deploy/worker.py``).
+"""``orchestrate-nb worker start``: claim and execute a pool's runs (``deploy/worker.py``);
+``orchestrate-nb worker ls``: the workers in the store, alive or not, and the runs they hold.
 
 The worker says what it does: a start line (pool, limit, database with any password
 masked), then a line per run it claims and per run that ends (name, state, duration, and
@@ -36,6 +37,40 @@ def register(subparsers: Any) -> None:
                        help="claim the runs due now, wait for them, and exit (1 if one of "
                             "them did not complete)")
     start.set_defaults(handler=start_worker)
+    ls = commands.add_parser("ls", help="list workers: alive or not, pool, runs they hold")
+    ls.add_argument("--alive", action="store_true", help="only workers that are running")
+    ls.set_defaults(handler=list_workers)
+
+
+def list_workers(args: argparse.Namespace) -> int:
+    """Workers registered in the store (stopped ones are kept for a week)."""
+    from rich.table import Table
+
+    from orchestrate_nb.cli.format import format_time, make_console
+    from orchestrate_nb.deploy.deployments import open_store
+    from orchestrate_nb.store.deployments import read
+    from orchestrate_nb.store.workers import list_workers as read_workers
+
+    with open_store() as database, read(database) as conn:
+        found = read_workers(conn)
+    if args.alive:
+        found = [w for w in found if w.alive]
+    console = make_console()
+    if not found:
+        console.print("No workers" + (" running." if args.alive else " have started yet "
+                                      "(orchestrate-nb worker start)."))
+        return 0
+    table = Table(title=f"{len(found)} worker{'s' if len(found) != 1 else ''}",
+                  title_justify="left", header_style="bold")
+    for column in ("ID", "POOL", "ALIVE", "STARTED", "LAST HEARTBEAT", "RUNS"):
+        table.add_column(column)
+    for w in found:
+        alive = "yes" if w.alive else ("stopped" if w.stopped else "no (gone)")
+        runs = ", ".join(run_id[:8] for run_id in w.runs) or "—"
+        table.add_row(w.id, w.pool, alive, format_time(w.started), format_time(w.heartbeat),
+                      runs)
+    console.print(table)
+    return 0
 
 
 def start_worker(args: argparse.Namespace) -> int:

@@ -95,11 +95,13 @@ def deploy_notebook(path: str | Path, name: str, cron: str | None = None,
                     pool: str = "default", retries: int = 0, retry_delay_seconds: float = 0,
                     timeout_seconds: float | None = None, tags: Iterable[str] | None = None,
                     catchup: str = "latest", paused: bool = False, cache: str = "refresh",
-                    kernel: str | None = None, cwd: str | Path | None = None) -> DeploymentInfo:
+                    kernel: str | None = None, cwd: str | Path | None = None,
+                    database: Database | None = None) -> DeploymentInfo:
     """Deploy a notebook (run by workers with papermill); redeploying a name updates it.
     Its runs compute afresh (``cache="reuse"``: they may read results cached by others), in
     ``kernel`` (default: the notebook's own) with ``cwd`` (default: the notebook's folder)
-    as their working directory."""
+    as their working directory. ``database``: the store to write to (default: the
+    configured one)."""
     from orchestrate_nb.deploy.kernels import check_kernel, run_kernel, working_directory
 
     notebook = Path(path).expanduser().resolve()
@@ -110,7 +112,7 @@ def deploy_notebook(path: str | Path, name: str, cron: str | None = None,
     values.update(kind="notebook", entrypoint=str(notebook), flow_name=notebook.stem,
                   parameters=checked or None, cache=_cache_mode(cache), kernel=kernel,
                   cwd=working_directory(cwd))
-    return _save(values)
+    return _save(values, database)
 
 
 def deploy_flow(flow: str | Flow[Any, Any], name: str | None = None, cron: str | None = None,
@@ -205,10 +207,10 @@ def _positive(value: Any, what: str) -> Any:
     return value
 
 
-def _save(values: dict[str, Any]) -> DeploymentInfo:
+def _save(values: dict[str, Any], database: Database | None = None) -> DeploymentInfo:
     from orchestrate_nb.store import deployments as store
 
-    with open_store() as database, store.write(database) as conn:
+    with open_store(database) as db, store.write(db) as conn:
         store.save_deployment(conn, values, dt.datetime.now(UTC))
         saved = store.get_deployment(conn, values["name"])
     if saved.kind != PICKLED:  # (it may have been a pickled flow before)

@@ -10,7 +10,7 @@ Each iteration (``Worker.loop(now)``; tests pass the time) does, in order:
 3. polls its children: a run whose state became CANCELLING has its child's process group
    killed and ends CANCELLED; a run past its deployment's ``timeout_seconds`` is killed and
    ends FAILED; a child that exited leaving its run active ends it CRASHED;
-4. heartbeats its runs (every ``heartbeat_seconds``);
+4. heartbeats its runs and itself (every ``heartbeat_seconds``: ``store/workers.py``);
 5. claims due runs (``store/claims.py``) up to ``limit`` running at once, and starts a
    process for each (``deploy/launcher.py``: forked from a zygote that has the engine, the
    store and papermill imported, in a session of its own, output to
@@ -24,6 +24,9 @@ It logs (``orchestrate_nb.worker``) a line for each run it claims and each run t
 (``EndedRun``: name, state, duration, the message's first line unless it completed).
 With ``run_once`` it claims in its first iteration only and returns once its children end;
 if the store stays unreachable it gives up with a one-line error instead of retrying forever.
+``run_forever`` registers the worker in the store's ``workers`` table (id
+``host:pid:token``) and marks it stopped when it returns, so ``worker ls`` and the server
+extension's ``GET workers`` can tell who runs what.
 On SIGTERM/SIGINT (or ``stop_event``) it stops claiming, waits up to ``grace_seconds`` for
 its children, then kills the rest: their runs end CRASHED ("worker stopped"), so a
 deployment's retries apply to them as to any crash.
@@ -51,6 +54,7 @@ from orchestrate_nb.private_files import private_dir
 from orchestrate_nb.processes import ProcessIdentity, current_process
 from orchestrate_nb.settings import load_settings
 from orchestrate_nb.store import claims
+from orchestrate_nb.store import workers as worker_rows
 from orchestrate_nb.store.database import Database
 from orchestrate_nb.store.orm import Deployment, FlowRun
 
@@ -108,6 +112,8 @@ class Worker:
     _failure: str = ""
     _failing_since: float | None = None
     _last_failure_log: float = 0.0
+    worker_id: str | None = None  # its row in ``workers``, once registered
+    _registering: bool = False  # run_forever wants a row (a failed register is retried)
 
     def loop(self, now: dt.datetime | None = None, claim: bool = True) -> int:
         """One iteration; returns how many runs it started."""
@@ -132,6 +138,7 @@ class Worker:
         stop = stop_event or threading.Event()
         previous = borrow_signals(lambda *_: stop.set())
         try:
+            self.register()
             warm_up()
             failures = 0
             while not stop.is_set():
@@ -146,7 +153,30 @@ class Worker:
                     self._wait(poll, stop)
             self.shutdown(poll)
         finally:
+            self.unregister()
             restore_signals(previous)
+
+    def register(self) -> None:
+        """Record this worker in the store (a store that is down is retried at the next
+        heartbeat: registering never stops a worker from starting)."""
+        self._registering = True
+        try:
+            with self.database.write() as conn:
+                self.worker_id = worker_rows.register(conn, self.identity, self.pool, utcnow())
+        except Exception as exc:
+            logger.warning("could not register the worker in the run store: %s",
+                           " ".join(str(exc).split())[:300])
+
+    def unregister(self) -> None:
+        """Mark this worker stopped (on a clean exit)."""
+        if self.worker_id is None:
+            return
+        try:
+            with self.database.write() as conn:
+                worker_rows.mark_stopped(conn, self.worker_id, utcnow())
+        except Exception as exc:
+            logger.warning("could not mark the worker stopped in the run store: %s",
+                           " ".join(str(exc).split())[:300])
 
     def _wait(self, seconds: float, stop: threading.Event, wake_on_exit: bool = True) -> None:
         if wake_on_exit and self._next_due is not None and len(self.children) < self.limit:
@@ -260,10 +290,18 @@ class Worker:
             logger.warning("%s (log %s)", ended.describe(), ended.log)
 
     def _heartbeat(self, now: dt.datetime) -> None:
-        if self.children and time.monotonic() - self._last_heartbeat >= self.heartbeat_seconds:
-            self._last_heartbeat = time.monotonic()
-            with self.database.write() as conn:
+        if time.monotonic() - self._last_heartbeat < self.heartbeat_seconds:
+            return
+        if not self.children and self.worker_id is None and not self._registering:
+            return
+        self._last_heartbeat = time.monotonic()
+        with self.database.write() as conn:
+            if self.children:
                 claims.heartbeat(conn, list(self.children), now)
+            if self.worker_id is not None:
+                worker_rows.heartbeat(conn, self.worker_id, now)
+            elif self._registering:  # registering failed at start: try again
+                self.worker_id = worker_rows.register(conn, self.identity, self.pool, now)
 
 
 def run_log_path(run_id: str) -> Path:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Select, Text, and_, cast, func, not_, or_, select
+from sqlalchemy import Connection, Select, Text, cast, func, not_, or_, select
 
 from orchestrate_nb.store.orm import (
     Deployment,
@@ -61,7 +61,8 @@ def _has_tag(tag: str) -> Any:
 
 
 def select_runs() -> Select[Any]:
-    return (select(*RUN_COLUMNS).join(Flow, Flow.id == FlowRun.flow_id)
+    query: Select[Any] = select(*RUN_COLUMNS)  # type: ignore[assignment]
+    return (query.join(Flow, Flow.id == FlowRun.flow_id)
             .outerjoin(Deployment, Deployment.id == FlowRun.deployment_id))
 
 
@@ -130,7 +131,7 @@ def task_run_counts(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[
              .where(TaskRun.flow_run_id.in_(list(run_ids)))
              .group_by(TaskRun.flow_run_id, TaskRun.state_type))
     for flow_run_id, state_type, count in conn.execute(query):
-        counts[flow_run_id][state_type] = count
+        counts[str(flow_run_id)][state_type] = count
     return counts
 
 
@@ -195,31 +196,6 @@ def change_signature(conn: Connection) -> tuple[int, int, int, str, int, int]:
             int(stopped or 0))
 
 
-def workers(conn: Connection, limit: int = 200) -> list[Any]:
-    query = (select(Worker.id, Worker.pool, Worker.host, Worker.pid, Worker.token,
-                    Worker.started, Worker.heartbeat, Worker.stopped)
-             .order_by(Worker.stopped.is_not(None), Worker.started.desc()).limit(limit))
-    return list(conn.execute(query))
-
-
-def runs_held(conn: Connection, identities: Sequence[tuple[str, int, str]]) -> dict[tuple[str, int, str], list[str]]:
-    """The unfinished runs each worker (host, pid, token) owns."""
-    held: dict[tuple[str, int, str], list[str]] = {identity: [] for identity in identities}
-    if not identities:
-        return held
-    hosts = sorted({host for host, _, _ in identities})
-    pids = sorted({pid for _, pid, _ in identities})
-    query = (select(FlowRun.id, FlowRun.owner_host, FlowRun.owner_pid, FlowRun.owner_token)
-             .where(FlowRun.owner_host.in_(hosts), FlowRun.owner_pid.in_(pids),
-                    FlowRun.state_type.in_([*ACTIVE_TYPES, "PAUSED"]),
-                    FlowRun.deployment_id.is_not(None)))
-    for row in conn.execute(query):
-        key = (row.owner_host, row.owner_pid, row.owner_token or "")
-        if key in held:
-            held[key].append(row.id)
-    return held
-
-
 def deployment_last_runs(conn: Connection, deployment_ids: Sequence[str],
                          per_deployment: int = 5) -> dict[str, list[Any]]:
     """The newest runs of each deployment (by creation), at most ``per_deployment`` each."""
@@ -231,6 +207,3 @@ def deployment_last_runs(conn: Connection, deployment_ids: Sequence[str],
         found[deployment_id] = list(conn.execute(query))
     return found
 
-
-def and_all(*clauses: Any) -> Any:
-    return and_(*clauses)

@@ -11,6 +11,7 @@ The contract is ``docs/server-api.md``.
 
 from __future__ import annotations
 
+import ast
 import base64
 import binascii
 import datetime as dt
@@ -53,7 +54,6 @@ FINAL_TYPES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
 KINDS = ("runs", "sessions", "all")
 DOWN_SECONDS = 2.0  # after the store failed, answer 503 at once for this long
 COPIES_FOLDER = "orchestrate-runs"  # read-only copies of executed notebooks, in the root
-WORKER_STALE_SECONDS = 60.0  # a worker with no heartbeat for this long is not alive
 
 
 # -- errors ----------------------------------------------------------------------------
@@ -525,9 +525,319 @@ class OrchestrateService:
                 "state_types": list(STATE_TYPES)}
 
 
+    # -- deployments -------------------------------------------------------------------
+    def list_deployments(self) -> dict[str, Any]:
+        from orchestrate_nb.store import deployments as store
+
+        with self.read() as conn:
+            found = store.list_deployments(conn)
+            last = queries.deployment_last_runs(conn, [info.id for info, _ in found])
+            counts = queries.task_run_counts(conn, [r.id for rows in last.values() for r in rows])
+        return {"deployments": [self._deployment(info, scheduled, last[info.id], counts)
+                                for info, scheduled in found]}
+
+    def get_deployment(self, name: str) -> dict[str, Any]:
+        from orchestrate_nb.store import deployments as store
+
+        with self.read() as conn:
+            info = store.find_deployment(conn, name)
+            if info is None:
+                raise NotFoundError(f"no deployment named {name!r}")
+            scheduled = next((when for found, when in store.list_deployments(conn)
+                              if found.id == info.id), None)
+            last = queries.deployment_last_runs(conn, [info.id])
+            counts = queries.task_run_counts(conn, [r.id for r in last[info.id]])
+        return {"deployment": self._deployment(info, scheduled, last[info.id], counts)}
+
+    def _deployment(self, info: Any, scheduled: dt.datetime | None, last: Sequence[Any],
+                    counts: Mapping[str, dict[str, int]]) -> dict[str, Any]:
+        from orchestrate_nb.deploy.flow_pickles import PICKLED
+
+        description, next_runs = deployment_schedule(info, scheduled)
+        notebook = info.kind == "notebook"
+        return {
+            "id": info.id, "name": info.name, "kind": "notebook" if notebook else "python",
+            "pickled": info.kind == PICKLED, "entrypoint": info.entrypoint,
+            "lab_path": self._lab_path(info.entrypoint) if notebook else None,
+            "flow_name": info.flow_name,
+            "parameters": mask_parameters(info.parameters) or {}, "pool": info.pool,
+            "paused": info.paused,
+            "schedule": {"kind": info.schedule_kind, "cron": info.cron,
+                         "interval_seconds": info.interval_seconds, "rrule": info.rrule,
+                         "timezone": info.timezone, "description": description},
+            "next_runs": next_runs, "retries": info.retries,
+            "retry_delay_seconds": info.retry_delay_seconds,
+            "timeout_seconds": info.timeout_seconds, "cache": info.cache,
+            "tags": list(info.tags or ()), "created": iso(info.created),
+            "updated": iso(info.updated),
+            "last_runs": [run_summary(row, counts.get(row.id)) for row in last],
+            "parameter_schema": deployment_parameter_schema(info),
+        }
+
+    def create_deployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Deploy a notebook of the Jupyter root (``deploy_notebook``: the CLI's checks and
+        one-line errors; nothing is stored on bad input)."""
+        from orchestrate_nb.deploy.deployments import deploy_notebook
+
+        known = {"path", "name", "cron", "interval", "rrule", "timezone", "parameters", "pool",
+                 "retries", "retry_delay_seconds", "timeout_seconds", "cache", "tags",
+                 "kernel", "paused"}
+        unknown = sorted(set(body) - known)
+        if unknown:
+            raise BadRequest(f"unknown field {unknown[0]!r} (fields: {', '.join(sorted(known))})")
+        notebook = self.root_path(_field(body, "path", str, required=True))
+        if notebook.suffix != ".ipynb":
+            raise BadRequest(f"path must name a notebook (.ipynb), got {body['path']!r}")
+        options: dict[str, Any] = {
+            "cron": _field(body, "cron", str), "interval": _field(body, "interval", float),
+            "rrule": _field(body, "rrule", str),
+            "timezone": _field(body, "timezone", str) or "UTC",
+            "parameters": _field(body, "parameters", dict) or {},
+            "pool": _field(body, "pool", str) or "default",
+            "retries": _field(body, "retries", int) or 0,
+            "retry_delay_seconds": _field(body, "retry_delay_seconds", float) or 0,
+            "timeout_seconds": _field(body, "timeout_seconds", float),
+            "cache": _field(body, "cache", str) or "refresh",
+            "tags": _field(body, "tags", list), "kernel": _field(body, "kernel", str),
+            "paused": bool(_field(body, "paused", bool)),
+        }
+        name = _field(body, "name", str, required=True)
+        info = self.guarded(lambda: deploy_notebook(notebook, name, database=self.database(),
+                                                    **options))
+        return self.get_deployment(info.name)
+
+    def trigger(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        from orchestrate_nb.deploy.deployments import trigger_deployment
+
+        unknown = sorted(set(body) - {"parameters"})
+        if unknown:
+            raise BadRequest(f"unknown field {unknown[0]!r} (a run takes: parameters)")
+        parameters = _field(body, "parameters", dict) or {}
+        run_id = self.guarded(lambda: trigger_deployment(name, parameters,
+                                                         database=self.database()))
+        return {"run": self._summary(run_id)}
+
+    def set_paused(self, name: str, paused: bool) -> dict[str, Any]:
+        from orchestrate_nb.store import deployments as store
+
+        with self.write() as conn:
+            store.set_paused(conn, name, paused, dt.datetime.now(UTC))
+        return self.get_deployment(name)
+
+    def delete_deployment(self, name: str) -> dict[str, Any]:
+        from orchestrate_nb.deploy.deployments import remove_deployment
+
+        dropped = self.guarded(lambda: remove_deployment(name, self.database()))
+        return {"removed": 1, "runs_dropped": dropped}
+
+    def schedule_preview(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        from orchestrate_nb.core.schedules import next_slots, require_next_slot
+        from orchestrate_nb.deploy.deployments import build_schedule
+
+        unknown = sorted(set(body) - {"cron", "interval", "rrule", "timezone"})
+        if unknown:
+            raise BadRequest(f"unknown field {unknown[0]!r} (give cron, interval or rrule, "
+                             "and timezone)")
+        now = dt.datetime.now(UTC)
+        kind, schedule = build_schedule(
+            cron=_field(body, "cron", str), interval=_field(body, "interval", float),
+            rrule=_field(body, "rrule", str),
+            timezone=_field(body, "timezone", str) or "UTC", anchor=now)
+        if schedule is None:
+            raise BadRequest("give a schedule: cron, interval or rrule")
+        first = require_next_slot(schedule, now)
+        slots = [first, *next_slots(schedule, first, dt.datetime.max.replace(tzinfo=UTC), 4)]
+        return {"kind": kind, "description": describe_schedule(kind, schedule),
+                "next_runs": [iso(slot) for slot in slots]}
+
+    def notebook_parameters(self, query: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        from orchestrate_nb.deploy.parameters import read_notebook_parameters
+
+        path = _last(query, "path")
+        if not path:
+            raise BadRequest("give the notebook's path (relative to the Jupyter root): ?path=")
+        notebook = self.root_path(path)
+        declared = read_notebook_parameters(notebook)
+        parameters = [{"name": p.name, "type": p.type.__name__ if p.type else None,
+                       "default": _jsonable(p.default)} for p in declared.parameters.values()]
+        return {"parameters": parameters, "has_parameters_cell": declared.has_cell,
+                "schema": notebook_schema(declared)}
+
+    def root_path(self, relative: str) -> Path:
+        """A path given relative to the Jupyter root, refused if it leaves the root."""
+        if not relative or "\x00" in relative:
+            raise BadRequest("path must be a file in the Jupyter root")
+        candidate = (self.root_dir / relative.lstrip("/")).resolve()
+        if not candidate.is_relative_to(self.root_dir):
+            raise BadRequest(f"path {relative!r} is outside the Jupyter root")
+        return candidate
+
+    # -- workers -----------------------------------------------------------------------
+    def list_workers(self) -> dict[str, Any]:
+        from orchestrate_nb.store.workers import list_workers
+
+        with self.read() as conn:
+            found = list_workers(conn)
+        return {"workers": [{"id": w.id, "pool": w.pool, "host": w.host, "pid": w.pid,
+                             "alive": w.alive, "started": iso(w.started),
+                             "last_heartbeat": iso(w.heartbeat), "stopped": iso(w.stopped),
+                             "runs": list(w.runs)} for w in found]}
+
+
 def _last(query: Mapping[str, Sequence[str]], name: str) -> str | None:
     values = query.get(name) or ()
     return values[-1] if values else None
+
+
+def _field(body: Mapping[str, Any], name: str, kind: type, required: bool = False) -> Any:
+    """``body[name]`` if it has the JSON type ``kind`` (None when absent), else one 400 line
+    naming the field."""
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise BadRequest(f"{name} is required")
+        return None
+    ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        ok = True
+    if not ok:
+        names = {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
+                 dict: "an object", list: "a list"}
+        raise BadRequest(f"{name} must be {names[kind]}, got {json.dumps(value)[:60]}")
+    if isinstance(value, str) and required and not value.strip():
+        raise BadRequest(f"{name} must not be empty")
+    return value
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return repr(value)
+    return value
+
+
+_JSON_TYPES = {"int": "integer", "float": "number", "bool": "boolean", "str": "string",
+               "list": "array", "dict": "object"}
+
+
+def _property(type_name: str | None, default: Any, has_default: bool) -> dict[str, Any]:
+    prop: dict[str, Any] = {}
+    if type_name in _JSON_TYPES:
+        prop["type"] = _JSON_TYPES[type_name]
+    if has_default:
+        prop["default"] = _jsonable(default)
+    if type_name:
+        prop["title"] = type_name
+    return prop
+
+
+def notebook_schema(declared: Any) -> dict[str, Any]:
+    """The JSON schema of a notebook's parameters cell (every parameter has a default)."""
+    return {"type": "object", "additionalProperties": False, "properties": {
+        p.name: _property(p.type.__name__ if p.type else None, p.default, True)
+        for p in declared.parameters.values()}, "required": []}
+
+
+def flow_file_schema(entrypoint: str) -> dict[str, Any] | None:
+    """The JSON schema of ``file.py:fn``'s parameters, read from its source (the server
+    never imports a user's module): annotations and literal defaults."""
+    import ast
+
+    file, _, function = entrypoint.rpartition(":")
+    try:
+        tree = ast.parse(Path(file).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function:
+            return _signature_schema(node.args)
+    return None
+
+
+def _signature_schema(args: ast.arguments) -> dict[str, Any]:
+    positional = [*args.posonlyargs, *args.args]
+    defaults: dict[str, ast.expr] = {}
+    for arg, expression in zip(positional[len(positional) - len(args.defaults):],
+                               args.defaults):
+        defaults[arg.arg] = expression
+    for arg, keyword_default in zip(args.kwonlyargs, args.kw_defaults):
+        if keyword_default is not None:
+            defaults[arg.arg] = keyword_default
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for arg in [*positional, *args.kwonlyargs]:
+        annotation = arg.annotation
+        type_name = None
+        if isinstance(annotation, ast.Name):
+            type_name = annotation.id
+        elif isinstance(annotation, ast.Subscript) and isinstance(annotation.value, ast.Name):
+            type_name = annotation.value.id if annotation.value.id in ("list", "dict") else None
+        has_default = arg.arg in defaults
+        default: Any = None
+        if has_default:
+            try:
+                default = ast.literal_eval(defaults[arg.arg])
+            except ValueError:
+                has_default = False
+        properties[arg.arg] = _property(type_name, default, has_default)
+        if arg.arg not in defaults:
+            required.append(arg.arg)
+    return {"type": "object", "additionalProperties": args.kwarg is not None,
+            "properties": properties, "required": required}
+
+
+def deployment_parameter_schema(info: Any) -> dict[str, Any] | None:
+    """A deployment's parameters as a JSON schema (None: not known without running code)."""
+    from orchestrate_nb.deploy.parameters import read_notebook_parameters
+
+    try:
+        if info.kind == "notebook":
+            return notebook_schema(read_notebook_parameters(info.entrypoint))
+        if info.kind == "python":
+            return flow_file_schema(info.entrypoint)
+    except (DeploymentError, OSError):
+        return None
+    return None  # a pickled flow: unpickling runs code, which the server never does
+
+
+def describe_schedule(kind: str | None, schedule: Any) -> str:
+    """The schedule in words ("At 07:00, Monday through Friday (Europe/Berlin)")."""
+    if kind == "cron":
+        try:
+            from cron_descriptor import ExpressionDescriptor, Options
+
+            options = Options()
+            options.use_24hour_time_format = True
+            words = ExpressionDescriptor(schedule.cron, options).get_description()
+            return f"{words} ({schedule.timezone})" if schedule.timezone != "UTC" else words
+        except Exception:  # an expression croniter takes and the describer does not
+            return str(schedule.describe())
+    return str(schedule.describe())
+
+
+def deployment_schedule(info: Any, scheduled: dt.datetime | None) -> tuple[str, list[str | None]]:
+    """(the schedule in words, its next five run times) — never an error: a schedule an
+    older version stored that cannot fire says so."""
+    from orchestrate_nb.core.schedules import next_slots
+    from orchestrate_nb.deploy.deployments import schedule_of
+
+    try:
+        schedule = schedule_of(info)
+        if schedule is None:
+            return "no schedule (run on demand)", [iso(scheduled)] if scheduled else []
+        description = describe_schedule(info.schedule_kind, schedule)
+        if info.paused:
+            return description, []
+        now = dt.datetime.now(UTC)
+        after = max(info.last_slot or info.created, now)
+        slots: list[dt.datetime] = [scheduled] if scheduled is not None else []
+        start = scheduled if scheduled is not None else after
+        slots += next_slots(schedule, start, dt.datetime.max.replace(tzinfo=UTC),
+                            5 - len(slots))
+        return description, [iso(slot) for slot in slots[:5]]
+    except (DeploymentError, ValueError, OverflowError):
+        return "never: this schedule cannot fire (redeploy or remove it)", []
 
 
 def _server_settings(settings: Settings) -> Settings:

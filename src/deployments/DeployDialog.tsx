@@ -22,6 +22,8 @@ export interface DeployOptions {
   path: string;
   /** The notebook has edits not saved yet (the deployment runs the saved file). */
   dirty?: boolean;
+  /** Saves the open notebook. */
+  save?: () => Promise<void>;
 }
 
 /** Which field a server message is about, to mark it. */
@@ -57,6 +59,8 @@ function useDebounced<T>(value: T, ms: number): T {
 function SchedulePreviewBox(props: {
   api: ApiClient;
   request: { cron?: string; interval?: number; timezone?: string } | null;
+  /** A message already shown below the form (the preview does not repeat it). */
+  shown?: string | null;
 }): JSX.Element | null {
   const key = JSON.stringify(props.request);
   const debouncedKey = useDebounced(key, 250);
@@ -86,6 +90,9 @@ function SchedulePreviewBox(props: {
   }
   const stale = !preview || preview.key !== key;
   if (preview?.error) {
+    if (preview.error === props.shown) {
+      return null;
+    }
     return (
       <div className={`onb-preview onb-preview--error${stale ? ' onb-preview--stale' : ''}`} data-testid="onb-schedule-preview">
         {preview.error}
@@ -140,6 +147,7 @@ function DeployForm(props: {
   const [values, setValues] = useState<FieldValues>({});
   const [error, setError] = useState<string | null>(null);
   const [existing, setExisting] = useState<Set<string>>(new Set());
+  const [dirty, setDirty] = useState(!!options.dirty);
 
   useEffect(() => {
     let cancelled = false;
@@ -219,10 +227,25 @@ function DeployForm(props: {
           {options.path}
         </code>
       </div>
-      {options.dirty ? (
-        <p className="onb-form__warning" data-testid="onb-deploy-dirty">
-          This notebook has unsaved changes: runs use the saved file. Save it first (Ctrl+S).
-        </p>
+      {dirty ? (
+        <div className="onb-form__warning" data-testid="onb-deploy-dirty">
+          <span>This notebook has unsaved changes: runs use the saved file.</span>
+          {options.save ? (
+            <button
+              type="button"
+              className="jp-Button jp-mod-styled jp-mod-accept onb-button"
+              data-testid="onb-deploy-save"
+              onClick={() =>
+                void options.save?.().then(
+                  () => setDirty(false),
+                  (reason: unknown) => setError(`the notebook could not be saved: ${String(reason)}`)
+                )
+              }
+            >
+              Save now
+            </button>
+          ) : null}
+        </div>
       ) : null}
       <div className="onb-form__row">
         <label className="onb-form__label" htmlFor="onb-deploy-name">
@@ -342,7 +365,7 @@ function DeployForm(props: {
         ) : (
           <p className="onb-muted onb-form__note">Runs only when triggered (“Run now…” or the CLI).</p>
         )}
-        <SchedulePreviewBox api={api} request={previewRequest} />
+        <SchedulePreviewBox api={api} request={previewRequest} shown={error} />
       </fieldset>
 
       <fieldset className="onb-form__group">

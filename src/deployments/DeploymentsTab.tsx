@@ -221,6 +221,14 @@ function DeploymentCard(props: {
       }>
         {deployment.schedule.description || 'no schedule (run on demand)'}
       </div>
+      <div className="onb-deployment__meta onb-muted" data-testid="onb-deployment-meta">
+        <span title={`Run by workers of pool ${deployment.pool}`}>
+          pool <code>{deployment.pool}</code>
+        </span>
+        {deployment.retries ? <span>· retries {deployment.retries}</span> : null}
+        {deployment.cache === 'reuse' ? <span>· reuses cache</span> : null}
+        {deployment.kind === 'python' ? <span>· flow {deployment.flow_name}</span> : null}
+      </div>
       <NextRuns deployment={deployment} expanded={props.expanded} now={props.now} onExpand={props.onToggle} />
       <div className="onb-deployment__runs">
         <span className="onb-deployment__label">Last runs</span>
@@ -238,12 +246,8 @@ function DeploymentCard(props: {
         <dl className="onb-deployment__details" data-testid="onb-deployment-details">
           <dt>{source}</dt>
           <dd title={deployment.entrypoint}>{entry}</dd>
-          <dt>pool</dt>
-          <dd>{deployment.pool}</dd>
-          <dt>retries</dt>
-          <dd>{deployment.retries}</dd>
           <dt>cache</dt>
-          <dd>{deployment.cache === 'reuse' ? 'reuse cached results' : 'refresh (compute afresh)'}</dd>
+          <dd>{deployment.cache === 'reuse' ? 'reuse cached results' : 'refresh: compute afresh'}</dd>
           {parameters.length ? (
             <>
               <dt>parameters</dt>
@@ -259,13 +263,11 @@ function DeploymentCard(props: {
         </dl>
       ) : null}
       <div className="onb-deployment__actions">
-        <span className="onb-muted onb-deployment__pool" title="The worker pool that runs it">
-          pool <code>{deployment.pool}</code>
-        </span>
         <button
           type="button"
-          className="jp-Button jp-mod-styled jp-mod-reject onb-button onb-button--quiet"
+          className="onb-text-button onb-text-button--danger"
           data-testid="onb-deployment-remove"
+          title={`Remove the deployment ${deployment.name}`}
           onClick={() => void remove()}
         >
           Remove
@@ -274,6 +276,7 @@ function DeploymentCard(props: {
           type="button"
           className="jp-Button jp-mod-styled jp-mod-accept onb-button"
           data-testid="onb-deployment-run-now"
+          title="Create a run now, with parameters you choose"
           onClick={() =>
             void runNow(app, api, deployment)
               .then(run => run && props.onChanged())

@@ -75,6 +75,9 @@ export function toText(kind: Kind, value: unknown): FieldValue {
   if (kind === 'array' || kind === 'object') {
     return typeof value === 'string' ? value : JSON.stringify(value);
   }
+  if (kind === 'number' && typeof value === 'number' && Number.isInteger(value)) {
+    return value.toFixed(1); // a float shown as one: 1.0, not 1
+  }
   return String(value);
 }
 

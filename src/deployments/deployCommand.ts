@@ -7,7 +7,7 @@
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
-import { INotebookTracker } from '@jupyterlab/notebook';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import { orchestrateIcon } from '../icons';
 import { CommandIDs, IOrchestrate, PLUGIN_PREFIX } from '../tokens';
@@ -37,15 +37,9 @@ export function notebookPathFor(
   return path ? localPath(path) : null;
 }
 
-/** Whether the notebook at `path` is open with unsaved edits. */
-function isDirty(path: string, tracker: INotebookTracker | null): boolean {
-  let dirty = false;
-  tracker?.forEach(panel => {
-    if (localPath(panel.context.path) === path && panel.context.model.dirty) {
-      dirty = true;
-    }
-  });
-  return dirty;
+/** The open notebook at `path`, if it is open. */
+function openPanel(path: string, tracker: INotebookTracker | null): NotebookPanel | null {
+  return tracker?.find(panel => localPath(panel.context.path) === path) ?? null;
 }
 
 export const deployCommandPlugin: JupyterFrontEndPlugin<void> = {
@@ -79,7 +73,12 @@ export const deployCommandPlugin: JupyterFrontEndPlugin<void> = {
           });
           return;
         }
-        const deployment = await showDeployDialog(orchestrate.api, { path, dirty: isDirty(path, tracker) });
+        const panel = openPanel(path, tracker);
+        const deployment = await showDeployDialog(orchestrate.api, {
+          path,
+          dirty: !!panel?.context.model.dirty,
+          save: panel ? () => panel.context.save() : undefined
+        });
         if (!deployment) {
           return;
         }

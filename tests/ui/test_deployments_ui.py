@@ -74,6 +74,12 @@ def api(lab: Any, method: str, path: str, body: Any = None) -> Any:
         return json.load(response)
 
 
+def in_zone(page: Any, zone: str) -> None:
+    """The browser's time zone (the tab and the dialog show times in it)."""
+    page.context.new_cdp_session(page).send("Emulation.setTimezoneOverride",
+                                            {"timezoneId": zone})
+
+
 def open_notebook(page: Any, lab: Any, path: str) -> None:
     page.goto(lab.open_url(path))
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
@@ -117,7 +123,9 @@ def card(page: Any, name: str) -> Any:
 def test_deploy_notebook_from_the_toolbar_creates_a_deployment(lab: Any, page: Any,
                                                                 artifacts: Path) -> None:
     write_report(lab.root)
+    in_zone(page, "America/New_York")
     open_notebook(page, lab, REPORT)
+    lab.wait_for_idle_kernel(REPORT)
     dialog = open_deploy_dialog(page)
 
     # defaults: the name from the notebook, the parameters cell's values, the browser's zone
@@ -134,12 +142,21 @@ def test_deploy_notebook_from_the_toolbar_creates_a_deployment(lab: Any, page: A
     description = dialog.locator('[data-testid="onb-schedule-description"]')
     wait_for(lambda: "06:30" in description.inner_text()
              and "Monday through Friday" in description.inner_text(), "the cron preview")
-    assert dialog.locator('[data-testid="onb-preview-run"]').count() == 5
+    runs = dialog.locator('[data-testid="onb-preview-run"]')
+    assert runs.count() == 5
+    # shown in the browser's zone: 06:30 in Berlin is 00:30 in New York (in winter)
+    assert all(text.endswith("00:30") for text in runs.all_inner_texts())
+    assert "America/New_York" in dialog.locator('[data-testid="onb-schedule-preview"]'
+                                                ).inner_text()
     dialog.locator('[data-testid="onb-param-days"]').fill("30")
     dialog.locator('[data-testid="onb-deploy-retries"]').fill("2")
     dialog.locator('[data-testid="onb-deploy-cache"]').select_option("reuse")
     page.wait_for_timeout(300)  # the preview settles (debounced) before the picture
     dialog.locator(".jp-Dialog-content").screenshot(path=str(artifacts / "deploy_dialog.png"))
+    save = dialog.locator('[data-testid="onb-deploy-save"]')
+    if save.count():  # the kernel's start marks the notebook changed (its language_info)
+        save.click()
+        dialog.locator('[data-testid="onb-deploy-dirty"]').wait_for(state="detached")
     dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
     dialog.wait_for(state="detached")
 
@@ -162,8 +179,10 @@ def test_deploy_notebook_from_the_toolbar_creates_a_deployment(lab: Any, page: A
     deployed = card(page, "regional-weekdays")
     deployed.wait_for()
     assert "06:30" in deployed.locator('[data-testid="onb-deployment-schedule"]').inner_text()
-    assert deployed.locator('[data-testid="onb-next-run"]').count() == 5
-    assert deployed.locator('[data-testid="onb-zone"]').is_visible()
+    next_runs = deployed.locator('[data-testid="onb-next-run"]')
+    assert next_runs.count() == 5
+    assert "00:30" in next_runs.first.inner_text()
+    assert "America/New_York" in deployed.locator('[data-testid="onb-zone"]').inner_text()
     page.wait_for_timeout(300)
     page.screenshot(path=str(artifacts / "deploy_notebook_done.png"))
 
@@ -208,6 +227,7 @@ def test_run_now_with_a_parameter_runs_on_a_worker_and_opens_the_executed_notebo
         lab: Any, page: Any, artifacts: Path, request: pytest.FixtureRequest) -> None:
     expect_refusals(request, page)
     write_report(lab.root, "reports/run_now.ipynb")
+    in_zone(page, "Europe/London")
     deployed = cli(lab, "deploy", "reports/run_now.ipynb", "--name", "run-now-report",
                    "--cron", "0 6 * * *", "-p", "region=south")
     assert deployed.returncode == 0, deployed.stderr
@@ -310,3 +330,56 @@ def test_pause_resume_and_remove_from_the_tab(lab: Any, page: Any, artifacts: Pa
     page.locator(".jp-Dialog-button.jp-mod-warn").click()
     pausing.wait_for(state="detached")
     assert query(lab, "SELECT id FROM deployments WHERE name = 'pausing-report'") == []
+
+
+def _luminance(css_colour: str) -> float:
+    """Relative luminance (0 black .. 1 white) of an ``rgb(...)``/``rgba(...)`` colour."""
+    parts = [float(p) for p in css_colour[css_colour.index("(") + 1:-1].split(",")[:3]]
+    return (0.2126 * parts[0] + 0.7152 * parts[1] + 0.0722 * parts[2]) / 255
+
+
+def _use_theme(page: Any, theme: str) -> None:
+    """Settings > Theme, through the command palette, as a user would."""
+    page.keyboard.press("Control+Shift+c")
+    palette = page.locator(".lm-CommandPalette-input")
+    palette.wait_for()
+    palette.fill(f"Use Theme: {theme}")
+    page.locator(".lm-CommandPalette-item", has_text=f"Use Theme: {theme}").first.click()
+    page.wait_for_function(
+        "t => document.body.dataset.jpThemeName === t", arg=theme, timeout=30_000)
+
+
+def test_the_tab_and_the_dialog_are_readable_in_the_dark_theme(lab: Any, page: Any,
+                                                               artifacts: Path) -> None:
+    write_report(lab.root, "reports/dark.ipynb")
+    assert cli(lab, "deploy", "reports/dark.ipynb", "--name", "dark-report",
+               "--cron", "15 8 * * 1", "--pool", "gpu").returncode == 0
+    page.goto(f"{lab.url}/lab/workspaces/dark?token={lab.token}&reset")
+    page.wait_for_selector(".jp-LabShell")
+    _use_theme(page, "JupyterLab Dark")
+    try:
+        open_deployments_tab(page)
+        dark = card(page, "dark-report")
+        dark.wait_for()
+        colours = dark.evaluate("""node => {
+            const style = el => getComputedStyle(el);
+            const name = node.querySelector('[data-testid="onb-deployment-name"]');
+            return {card: style(node).backgroundColor, name: style(name).color,
+                    panel: style(node.closest('.onb-sidebar')).backgroundColor};
+        }""")
+        assert _luminance(colours["panel"]) < 0.3 and _luminance(colours["card"]) < 0.3
+        assert _luminance(colours["name"]) > 0.7  # light text on the dark card
+        assert "pool gpu" in dark.locator('[data-testid="onb-deployment-meta"]').inner_text()
+        page.locator(SIDEBAR).screenshot(path=str(artifacts / "deployments_tab_dark.png"))
+
+        dark.locator('[data-testid="onb-deployment-run-now"]').click()
+        dialog = page.locator(DIALOG)
+        dialog.locator('[data-testid="onb-run-now-form"]').wait_for()
+        field = dialog.locator('[data-testid="onb-param-region"]')
+        assert _luminance(field.evaluate("n => getComputedStyle(n).color")) > 0.6
+        dialog.locator(".jp-Dialog-content").screenshot(
+            path=str(artifacts / "run_now_dialog_dark.png"))
+        dialog.locator(".jp-Dialog-button.jp-mod-reject").click()
+        dialog.wait_for(state="detached")
+    finally:
+        _use_theme(page, "JupyterLab Light")

@@ -214,7 +214,9 @@ function DeploymentCard(props: {
             {deployment.name}
           </span>
         </button>
-        <PauseSwitch deployment={deployment} api={api} onChanged={props.onChanged} />
+        {deployment.schedule.kind || deployment.paused ? (
+          <PauseSwitch deployment={deployment} api={api} onChanged={props.onChanged} />
+        ) : null}
       </div>
       <div className="onb-deployment__schedule" data-testid="onb-deployment-schedule" title={
         deployment.schedule.cron ? `cron ${deployment.schedule.cron} (${deployment.schedule.timezone})` : undefined
@@ -227,7 +229,9 @@ function DeploymentCard(props: {
         </span>
         {deployment.retries ? <span>· retries {deployment.retries}</span> : null}
         {deployment.cache === 'reuse' ? <span>· reuses cache</span> : null}
-        {deployment.kind === 'python' ? <span>· flow {deployment.flow_name}</span> : null}
+        {deployment.kind === 'python' && deployment.flow_name !== deployment.name ? (
+          <span>· flow {deployment.flow_name}</span>
+        ) : null}
       </div>
       <NextRuns deployment={deployment} expanded={props.expanded} now={props.now} onExpand={props.onToggle} />
       <div className="onb-deployment__runs">

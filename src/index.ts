@@ -3,9 +3,15 @@
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
 import { deployCommandPlugin } from './deployments/deployCommand';
+import { editorContentsPlugin } from './editor';
 import { livePlugin } from './live';
 import { sidebarPlugin } from './sidebar';
 
-const plugins: JupyterFrontEndPlugin<any>[] = [livePlugin, sidebarPlugin, deployCommandPlugin];
+const plugins: JupyterFrontEndPlugin<any>[] = [
+  livePlugin,
+  sidebarPlugin,
+  deployCommandPlugin,
+  editorContentsPlugin
+];
 
 export default plugins;

@@ -10,16 +10,10 @@ import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import { orchestrateIcon } from '../icons';
+import { localPath } from '../paths';
 import { CommandIDs, IOrchestrate, PLUGIN_PREFIX } from '../tokens';
 import { showDeployDialog } from './DeployDialog';
 import { SHOW_DEPLOYMENT_COMMAND, showDeployment } from './focus';
-
-/** A notebook path as the server's root sees it (without a drive prefix such as `RTC:`). */
-export function localPath(path: string): string {
-  const colon = path.indexOf(':');
-  const slash = path.indexOf('/');
-  return colon > 0 && (slash === -1 || colon < slash) ? path.slice(colon + 1) : path;
-}
 
 export function notebookPathFor(
   args: { from?: unknown; path?: unknown },

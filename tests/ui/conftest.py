@@ -167,12 +167,13 @@ def start_lab(base: Path, python: str = sys.executable, extension: str = "auto",
 
     ``extension``: ``"auto"`` loads ours from the install or this tree's build;
     ``"installed"`` relies on the install alone (the packaging tests); ``"off"`` disables it,
-    as a frontend without it would be (the saved graph's HTML/SVG fallback)."""
+    as a frontend without it would be (the saved graph's HTML/SVG fallback). ``env``, when
+    given, is the whole environment (else this process's)."""
     root = base / "root"
     root.mkdir()
     port, token = _free_port(), secrets.token_hex(16)
     home = base / "orchestrate_home"
-    env = {**os.environ, **(env or {}), "JUPYTER_CONFIG_DIR": str(base / "config"),
+    env = {**(os.environ if env is None else env), "JUPYTER_CONFIG_DIR": str(base / "config"),
            "ORCHESTRATE_NB_HOME": str(home),
            "JUPYTER_RUNTIME_DIR": str(base / "runtime"), "IPYTHONDIR": str(base / "ipython")}
     labconfig = base / "config" / "labconfig"

@@ -94,14 +94,14 @@ function SchedulePreviewBox(props: {
       return null;
     }
     return (
-      <div className={`onb-preview onb-preview--error${stale ? ' onb-preview--stale' : ''}`} data-testid="onb-schedule-preview">
+      <div className={`onb-d-preview onb-d-preview--error${stale ? ' onb-d-preview--stale' : ''}`} data-testid="onb-schedule-preview">
         {preview.error}
       </div>
     );
   }
   if (!preview?.value) {
     return (
-      <div className="onb-preview onb-muted" data-testid="onb-schedule-preview">
+      <div className="onb-d-preview onb-muted" data-testid="onb-schedule-preview">
         Checking the schedule…
       </div>
     );
@@ -109,14 +109,14 @@ function SchedulePreviewBox(props: {
   const zone = browserZone();
   const now = new Date();
   return (
-    <div className={`onb-preview${stale ? ' onb-preview--stale' : ''}`} data-testid="onb-schedule-preview">
-      <div className="onb-preview__description" data-testid="onb-schedule-description">
+    <div className={`onb-d-preview${stale ? ' onb-d-preview--stale' : ''}`} data-testid="onb-schedule-preview">
+      <div className="onb-d-preview__description" data-testid="onb-schedule-description">
         {preview.value.description}
       </div>
-      <div className="onb-preview__label onb-muted">
+      <div className="onb-d-preview__label onb-muted">
         Next runs, in your time zone ({zone === 'UTC' ? 'UTC' : `${zone}, ${zoneAbbreviation(now)}`}):
       </div>
-      <ol className="onb-preview__times">
+      <ol className="onb-d-preview__times">
         {preview.value.next_runs.map((iso, index) => (
           <li key={`${iso}-${index}`} title={formatFull(iso)} data-testid="onb-preview-run">
             {formatRunTime(iso, now)}
@@ -211,7 +211,7 @@ function DeployForm(props: {
   });
 
   const marked = fieldOfMessage(error);
-  const invalid = (field: string) => (marked === field ? ' onb-input--invalid' : '');
+  const invalid = (field: string) => (marked === field ? ' onb-d-input--invalid' : '');
   const edit =
     <T,>(set: (value: T) => void) =>
     (value: T) => {
@@ -220,20 +220,20 @@ function DeployForm(props: {
     };
 
   return (
-    <form className="onb-form onb-deploy-form" data-testid="onb-deploy-form" onSubmit={event => event.preventDefault()}>
-      <div className="onb-form__row">
-        <span className="onb-form__label">Notebook</span>
-        <code className="onb-form__path" data-testid="onb-deploy-path" title={options.path}>
+    <form className="onb-d-form onb-deploy-form" data-testid="onb-deploy-form" onSubmit={event => event.preventDefault()}>
+      <div className="onb-d-form__row">
+        <span className="onb-d-form__label">Notebook</span>
+        <code className="onb-d-form__path" data-testid="onb-deploy-path" title={options.path}>
           {options.path}
         </code>
       </div>
       {dirty ? (
-        <div className="onb-form__warning" data-testid="onb-deploy-dirty">
+        <div className="onb-d-form__warning" data-testid="onb-deploy-dirty">
           <span>This notebook has unsaved changes: runs use the saved file.</span>
           {options.save ? (
             <button
               type="button"
-              className="jp-Button jp-mod-styled jp-mod-accept onb-button"
+              className="jp-Button jp-mod-styled jp-mod-accept onb-d-button"
               data-testid="onb-deploy-save"
               onClick={() =>
                 void options.save?.().then(
@@ -247,14 +247,14 @@ function DeployForm(props: {
           ) : null}
         </div>
       ) : null}
-      <div className="onb-form__row">
-        <label className="onb-form__label" htmlFor="onb-deploy-name">
+      <div className="onb-d-form__row">
+        <label className="onb-d-form__label" htmlFor="onb-deploy-name">
           Name
         </label>
-        <div className="onb-form__field">
+        <div className="onb-d-form__field">
           <input
             id="onb-deploy-name"
-            className={`onb-input${invalid('name')}`}
+            className={`onb-d-input${invalid('name')}`}
             data-testid="onb-deploy-name"
             type="text"
             spellCheck={false}
@@ -262,16 +262,16 @@ function DeployForm(props: {
             onChange={event => edit(setName)(event.target.value)}
           />
           {existing.has(name.trim()) ? (
-            <div className="onb-form__hint" data-testid="onb-deploy-exists">
+            <div className="onb-d-form__hint" data-testid="onb-deploy-exists">
               A deployment with this name exists: deploying replaces it.
             </div>
           ) : null}
         </div>
       </div>
 
-      <fieldset className="onb-form__group">
-        <legend className="onb-form__legend">Schedule</legend>
-        <div className="onb-segmented" role="radiogroup" aria-label="Schedule">
+      <fieldset className="onb-d-form__group">
+        <legend className="onb-d-form__legend">Schedule</legend>
+        <div className="onb-d-segmented" role="radiogroup" aria-label="Schedule">
           {(
             [
               ['cron', 'Cron'],
@@ -279,7 +279,7 @@ function DeployForm(props: {
               ['none', 'None (on demand)']
             ] as Array<[ScheduleKind, string]>
           ).map(([value, label]) => (
-            <label key={value} className={`onb-segmented__item${kind === value ? ' onb-segmented__item--on' : ''}`}>
+            <label key={value} className={`onb-d-segmented__item${kind === value ? ' onb-d-segmented__item--on' : ''}`}>
               <input
                 type="radio"
                 name="onb-schedule-kind"
@@ -293,14 +293,14 @@ function DeployForm(props: {
           ))}
         </div>
         {kind === 'cron' ? (
-          <div className="onb-form__row">
-            <label className="onb-form__label" htmlFor="onb-deploy-cron">
+          <div className="onb-d-form__row">
+            <label className="onb-d-form__label" htmlFor="onb-deploy-cron">
               Cron
             </label>
-            <div className="onb-form__field onb-form__inline">
+            <div className="onb-d-form__field onb-d-form__inline">
               <input
                 id="onb-deploy-cron"
-                className={`onb-input onb-input--mono${invalid('cron')}`}
+                className={`onb-d-input onb-d-input--mono${invalid('cron')}`}
                 data-testid="onb-deploy-cron"
                 type="text"
                 spellCheck={false}
@@ -312,14 +312,14 @@ function DeployForm(props: {
           </div>
         ) : null}
         {kind === 'interval' ? (
-          <div className="onb-form__row">
-            <label className="onb-form__label" htmlFor="onb-deploy-every">
+          <div className="onb-d-form__row">
+            <label className="onb-d-form__label" htmlFor="onb-deploy-every">
               Every
             </label>
-            <div className="onb-form__field onb-form__inline">
+            <div className="onb-d-form__field onb-d-form__inline">
               <input
                 id="onb-deploy-every"
-                className={`onb-input onb-input--short${invalid('interval')}`}
+                className={`onb-d-input onb-d-input--short${invalid('interval')}`}
                 data-testid="onb-deploy-interval"
                 type="text"
                 inputMode="decimal"
@@ -327,7 +327,7 @@ function DeployForm(props: {
                 onChange={event => edit(setEvery)(event.target.value)}
               />
               <select
-                className="onb-input onb-select"
+                className="onb-d-input onb-d-select"
                 aria-label="Interval unit"
                 data-testid="onb-deploy-interval-unit"
                 value={unit}
@@ -346,14 +346,14 @@ function DeployForm(props: {
           </div>
         ) : null}
         {kind !== 'none' ? (
-          <div className="onb-form__row">
-            <label className="onb-form__label" htmlFor="onb-deploy-timezone">
+          <div className="onb-d-form__row">
+            <label className="onb-d-form__label" htmlFor="onb-deploy-timezone">
               Time zone
             </label>
-            <div className="onb-form__field">
+            <div className="onb-d-form__field">
               <input
                 id="onb-deploy-timezone"
-                className={`onb-input${invalid('timezone')}`}
+                className={`onb-d-input${invalid('timezone')}`}
                 data-testid="onb-deploy-timezone"
                 type="text"
                 spellCheck={false}
@@ -363,15 +363,15 @@ function DeployForm(props: {
             </div>
           </div>
         ) : (
-          <p className="onb-muted onb-form__note">Runs only when triggered (“Run now…” or the CLI).</p>
+          <p className="onb-muted onb-d-form__note">Runs only when triggered (“Run now…” or the CLI).</p>
         )}
         <SchedulePreviewBox api={api} request={previewRequest} shown={error} />
       </fieldset>
 
-      <fieldset className="onb-form__group">
-        <legend className="onb-form__legend">Parameters</legend>
+      <fieldset className="onb-d-form__group">
+        <legend className="onb-d-form__legend">Parameters</legend>
         {paramsError ? (
-          <p className="onb-form__error">{paramsError}</p>
+          <p className="onb-d-form__error">{paramsError}</p>
         ) : schema === null ? (
           <p className="onb-muted">Reading the notebook's parameters cell…</p>
         ) : (
@@ -389,38 +389,38 @@ function DeployForm(props: {
         )}
       </fieldset>
 
-      <fieldset className="onb-form__group onb-form__group--grid">
-        <legend className="onb-form__legend">Runs</legend>
-        <label className="onb-form__label" htmlFor="onb-deploy-pool">
+      <fieldset className="onb-d-form__group onb-d-form__group--grid">
+        <legend className="onb-d-form__legend">Runs</legend>
+        <label className="onb-d-form__label" htmlFor="onb-deploy-pool">
           Pool
         </label>
         <input
           id="onb-deploy-pool"
-          className={`onb-input${invalid('pool')}`}
+          className={`onb-d-input${invalid('pool')}`}
           data-testid="onb-deploy-pool"
           type="text"
           spellCheck={false}
           value={pool}
           onChange={event => edit(setPool)(event.target.value)}
         />
-        <label className="onb-form__label" htmlFor="onb-deploy-retries">
+        <label className="onb-d-form__label" htmlFor="onb-deploy-retries">
           Retries
         </label>
         <input
           id="onb-deploy-retries"
-          className={`onb-input onb-input--short${invalid('retries')}`}
+          className={`onb-d-input onb-d-input--short${invalid('retries')}`}
           data-testid="onb-deploy-retries"
           type="text"
           inputMode="numeric"
           value={retries}
           onChange={event => edit(setRetries)(event.target.value)}
         />
-        <label className="onb-form__label" htmlFor="onb-deploy-cache">
+        <label className="onb-d-form__label" htmlFor="onb-deploy-cache">
           Cache
         </label>
         <select
           id="onb-deploy-cache"
-          className="onb-input onb-select"
+          className="onb-d-input onb-d-select"
           data-testid="onb-deploy-cache"
           value={cache}
           onChange={event => edit(setCache)(event.target.value as 'refresh' | 'reuse')}
@@ -431,7 +431,7 @@ function DeployForm(props: {
       </fieldset>
 
       {error ? (
-        <p className="onb-form__error" role="alert" data-testid="onb-form-error">
+        <p className="onb-d-form__error" role="alert" data-testid="onb-form-error">
           {error}
         </p>
       ) : null}

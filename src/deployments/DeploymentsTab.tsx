@@ -81,15 +81,15 @@ function PauseSwitch(props: { deployment: Deployment; api: ApiClient; onChanged:
       role="switch"
       aria-checked={active}
       disabled={busy}
-      className={`onb-switch${active ? ' onb-switch--on' : ''}`}
+      className={`onb-d-switch${active ? ' onb-d-switch--on' : ''}`}
       data-testid="onb-deployment-pause"
       title={active ? 'Active: click to pause its schedule' : 'Paused: click to resume its schedule'}
       onClick={() => void toggle()}
     >
-      <span className="onb-switch__track" aria-hidden="true">
-        <span className="onb-switch__thumb" />
+      <span className="onb-d-switch__track" aria-hidden="true">
+        <span className="onb-d-switch__thumb" />
       </span>
-      <span className="onb-switch__label">{active ? 'Active' : 'Paused'}</span>
+      <span className="onb-d-switch__label">{active ? 'Active' : 'Paused'}</span>
     </button>
   );
 }
@@ -135,7 +135,7 @@ function NextRuns(props: {
         ))}
         {!props.expanded && deployment.next_runs.length > 1 ? (
           <li>
-            <button type="button" className="onb-link" onClick={props.onExpand}>
+            <button type="button" className="onb-d-link" onClick={props.onExpand}>
               {deployment.next_runs.length - 1} more…
             </button>
           </li>
@@ -209,7 +209,7 @@ function DeploymentCard(props: {
           title={props.expanded ? 'Show less' : 'Show the next five runs and details'}
           onClick={props.onToggle}
         >
-          <span className={`onb-caret${props.expanded ? ' onb-caret--open' : ''}`} aria-hidden="true" />
+          <span className={`onb-d-caret${props.expanded ? ' onb-d-caret--open' : ''}`} aria-hidden="true" />
           <span className="onb-deployment__name" data-testid="onb-deployment-name">
             {deployment.name}
           </span>
@@ -269,7 +269,7 @@ function DeploymentCard(props: {
       <div className="onb-deployment__actions">
         <button
           type="button"
-          className="onb-text-button onb-text-button--danger"
+          className="onb-d-text-button onb-d-text-button--danger"
           data-testid="onb-deployment-remove"
           title={`Remove the deployment ${deployment.name}`}
           onClick={() => void remove()}
@@ -278,7 +278,7 @@ function DeploymentCard(props: {
         </button>
         <button
           type="button"
-          className="jp-Button jp-mod-styled jp-mod-accept onb-button"
+          className="jp-Button jp-mod-styled jp-mod-accept onb-d-button"
           data-testid="onb-deployment-run-now"
           title="Create a run now, with parameters you choose"
           onClick={() =>

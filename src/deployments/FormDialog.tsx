@@ -10,7 +10,7 @@ export type Submit<T> = () => Promise<T | undefined>;
 export class FormBody<T> extends ReactWidget {
   constructor(private readonly renderForm: (register: (submit: Submit<T>) => void) => JSX.Element) {
     super();
-    this.addClass('onb-dialog-body');
+    this.addClass('onb-d-dialog-body');
   }
 
   /** Runs the form's submission; true when it succeeded (the dialog may close). */
@@ -95,7 +95,7 @@ export async function showFormDialog<T>(options: {
     buttons.map(b => b.accept),
     1
   );
-  dialog.addClass('onb-dialog');
+  dialog.addClass('onb-d-dialog');
   if (options.className) {
     dialog.addClass(options.className);
   }

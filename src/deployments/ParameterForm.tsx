@@ -178,13 +178,13 @@ export interface ParameterFormProps {
 export function ParameterForm(props: ParameterFormProps): JSX.Element {
   if (!props.fields.length) {
     return (
-      <p className="onb-muted onb-form__empty" data-testid="onb-params-empty">
+      <p className="onb-muted onb-d-form__empty" data-testid="onb-params-empty">
         {props.empty ?? 'No parameters.'}
       </p>
     );
   }
   return (
-    <div className="onb-params" data-testid="onb-params">
+    <div className="onb-d-params" data-testid="onb-params">
       {props.fields.map(field => {
         const id = `${props.idPrefix}-${field.name}`;
         const value = field.name in props.values ? props.values[field.name] : field.initial;
@@ -195,14 +195,14 @@ export function ParameterForm(props: ParameterFormProps): JSX.Element {
           name: field.name,
           'data-testid': `onb-param-${field.name}`,
           'aria-invalid': invalid || undefined,
-          className: `onb-input${invalid ? ' onb-input--invalid' : ''}`
+          className: `onb-d-input${invalid ? ' onb-d-input--invalid' : ''}`
         };
         let input: JSX.Element;
         if (field.kind === 'boolean') {
           input = (
             <input
               {...common}
-              className="onb-checkbox"
+              className="onb-d-checkbox"
               type="checkbox"
               checked={value === true}
               onChange={event => props.onChange(field.name, event.target.checked)}
@@ -233,12 +233,12 @@ export function ParameterForm(props: ParameterFormProps): JSX.Element {
           );
         }
         return (
-          <div key={field.name} className={`onb-params__row${changed ? ' onb-params__row--changed' : ''}`}>
-            <label htmlFor={id} className="onb-params__label">
-              <span className="onb-params__name">{field.name}</span>
-              <span className="onb-params__type">{field.typeLabel}</span>
+          <div key={field.name} className={`onb-d-params__row${changed ? ' onb-d-params__row--changed' : ''}`}>
+            <label htmlFor={id} className="onb-d-params__label">
+              <span className="onb-d-params__name">{field.name}</span>
+              <span className="onb-d-params__type">{field.typeLabel}</span>
             </label>
-            <div className="onb-params__input">{input}</div>
+            <div className="onb-d-params__input">{input}</div>
           </div>
         );
       })}

@@ -37,8 +37,8 @@ function RunNowForm(props: {
 
   const unknownSchema = !deployment.parameter_schema;
   return (
-    <form className="onb-form" data-testid="onb-run-now-form" onSubmit={event => event.preventDefault()}>
-      <p className="onb-form__intro">
+    <form className="onb-d-form" data-testid="onb-run-now-form" onSubmit={event => event.preventDefault()}>
+      <p className="onb-d-form__intro">
         A run of <strong>{deployment.name}</strong> due now, for a worker of pool{' '}
         <code>{deployment.pool}</code>.
       </p>
@@ -61,7 +61,7 @@ function RunNowForm(props: {
         />
       )}
       {error ? (
-        <p className="onb-form__error" role="alert" data-testid="onb-form-error">
+        <p className="onb-d-form__error" role="alert" data-testid="onb-form-error">
           {error}
         </p>
       ) : null}

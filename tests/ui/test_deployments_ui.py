@@ -65,6 +65,7 @@ def cli(lab: Any, *args: str, timeout: float = 180) -> subprocess.CompletedProce
 
 
 def api(lab: Any, method: str, path: str, body: Any = None) -> Any:
+    """A request to the Lab's Orchestrate API, with its token."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(f"{lab.url}/orchestrate/api/{path}", data=data,
                                      method=method,
@@ -204,7 +205,7 @@ def test_a_bad_cron_is_refused_in_the_dialog_with_the_cli_line(
     assert error.inner_text() == cli_line  # the CLI's one line, word for word
     assert "\n" not in error.inner_text()
     assert dialog.locator('[data-testid="onb-deploy-cron"]').get_attribute(
-        "class").count("onb-input--invalid") == 1
+        "class").count("onb-d-input--invalid") == 1
     dialog.locator(".jp-Dialog-content").screenshot(path=str(artifacts / "deploy_bad_cron.png"))
 
     # a parameter of the wrong type: refused the same way, the field marked
@@ -260,32 +261,39 @@ def test_run_now_with_a_parameter_runs_on_a_worker_and_opens_the_executed_notebo
     dialog.wait_for(state="detached")
     toast = page.locator(".Toastify__toast", has_text="run-now-report")
     toast.wait_for()
-    assert toast.get_by_role("button", name="View run").is_visible()
 
     runs = query(lab, "SELECT r.id, r.parameters, r.state_type FROM flow_runs r JOIN "
                       "deployments d ON d.id = r.deployment_id WHERE d.name = 'run-now-report' "
                       "AND r.state_type = 'SCHEDULED' AND r.parameters LIKE '%east coast%'")
     assert len(runs) == 1
+    # only what the user changed is sent; the deployment's own values fill in the rest
     assert json.loads(runs[0]["parameters"]) == {"region": "east coast", "scale": 2.5}
     run_id = runs[0]["id"]
 
+    # "View run" in the notification opens the run's page, which follows the run
+    toast.get_by_role("button", name="View run").click()
+    run_page = page.locator(f'[data-testid="onb-run-page"][data-run-id="{run_id}"]')
+    run_page.wait_for()
     worker = cli(lab, "worker", "start", "--run-once")
     assert worker.returncode == 0, worker.stdout + worker.stderr
     assert query(lab, "SELECT state_type FROM flow_runs WHERE id = ?", run_id) == [
         {"state_type": "COMPLETED"}]
-    # the card follows: its last run is a Completed chip, which carries the run's id
+    wait_for(lambda: run_page.get_attribute("data-state-type") == "COMPLETED",
+             "the run page's Completed", timeout=15)
+    # the card follows too: its last run is a Completed chip, which carries the run's id
     chip = report.locator(f'[data-testid="onb-deployment-run"][data-run-id="{run_id}"]')
     wait_for(lambda: chip.count() == 1 and chip.inner_text() == "Completed",
              "the run's chip on the card", timeout=15)
+    page.wait_for_timeout(500)
     page.locator(SIDEBAR).screenshot(path=str(artifacts / "deployments_tab.png"))
+    page.screenshot(path=str(artifacts / "run_page.png"))
 
-    # "Open executed notebook": the executed notebook, made reachable from the Jupyter root
-    # (the run page's button does the same: POST runs/{id}/notebook, then docmanager:open)
-    path = api(lab, "POST", f"runs/{run_id}/notebook", {})["path"]
-    page.goto(lab.open_url(path))
-    output = page.locator(".jp-OutputArea-output", has_text="report for")
+    # "Open executed notebook" on the run's page opens it in JupyterLab, with the value
+    run_page.locator('[data-testid="onb-run-open-notebook"]').click()
+    output = page.locator(".jp-NotebookPanel .jp-OutputArea-output", has_text="report for")
     output.wait_for()
     assert output.inner_text().strip() == "report for east coast: 7 days, scale 2.5"
+    page.wait_for_timeout(500)
     page.screenshot(path=str(artifacts / "run_now_executed_notebook.png"))
 
 
@@ -339,12 +347,10 @@ def _luminance(css_colour: str) -> float:
 
 
 def _use_theme(page: Any, theme: str) -> None:
-    """Settings > Theme, through the command palette, as a user would."""
-    page.keyboard.press("Control+Shift+c")
-    palette = page.locator(".lm-CommandPalette-input")
-    palette.wait_for()
-    palette.fill(f"Use Theme: {theme}")
-    page.locator(".lm-CommandPalette-item", has_text=f"Use Theme: {theme}").first.click()
+    """Settings > Theme > ``theme``, from the menu bar, as a user would."""
+    page.click(".lm-MenuBar-itemLabel:text-is('Settings')")
+    page.click(".lm-Menu-itemLabel:text-is('Theme')")
+    page.click(f".lm-Menu-itemLabel:text-is('{theme}')")
     page.wait_for_function(
         "t => document.body.dataset.jpThemeName === t", arg=theme, timeout=30_000)
 

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 from polling import wait_for
-from test_deployments_ui import SIDEBAR, api, card, open_deployments_tab, query
+from test_deployments_ui import SIDEBAR, api, card, in_zone, open_deployments_tab, query
 
 pytestmark = [pytest.mark.ui, pytest.mark.timeout(600)]
 
@@ -36,6 +36,16 @@ def text_of(cell: nbformat.NotebookNode) -> str:
     return "".join(parts)
 
 
+def sidebar_shot(page: Any, path: Path) -> None:
+    """The sidebar down to the end of what it shows (not the empty panel below)."""
+    box = page.locator(SIDEBAR).bounding_box()
+    bottom = page.locator(SIDEBAR).evaluate("""node => Math.max(...Array.from(
+        node.querySelectorAll('.onb-tabpanel *')).map(e => e.getBoundingClientRect().bottom))""")
+    height = min(box["height"], bottom - box["y"] + 12)
+    page.screenshot(path=str(path), clip={"x": box["x"], "y": box["y"],
+                                          "width": box["width"], "height": height})
+
+
 def test_the_notebook_is_stored_with_its_outputs_cleared() -> None:
     notebook = nbformat.read(str(NOTEBOOK), as_version=4)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
@@ -53,6 +63,7 @@ def test_the_jupyterlab_notebook_runs_and_the_sidebar_shows_what_it_says(
     monkeypatch.delenv("ORCHESTRATE_NB_DATABASE_URL", raising=False)
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
 
+    in_zone(page, "America/New_York")  # the tab shows times in the browser's zone
     page.goto(f"{lab.url}/lab/workspaces/notebook03?token={lab.token}&reset")
     page.wait_for_selector(".jp-LabShell")
     open_deployments_tab(page)
@@ -74,7 +85,7 @@ def test_the_jupyterlab_notebook_runs_and_the_sidebar_shows_what_it_says(
                 sidebar = page.locator(SIDEBAR)
                 sidebar.locator('[data-testid="onb-tab-approvals"]').click()
                 sidebar.locator('[data-testid="onb-approvals-list"]').wait_for()
-                sidebar.screenshot(path=str(artifacts / "notebook03_approvals.png"))
+                sidebar_shot(page, artifacts / "notebook03_approvals.png")
                 sidebar.locator('[data-testid="onb-tab-deployments"]').click()
 
     cells = {index: text_of(cell) for index, cell in code}
@@ -95,9 +106,25 @@ def test_the_jupyterlab_notebook_runs_and_the_sidebar_shows_what_it_says(
         chip = card(page, name).locator('[data-testid="onb-deployment-run"]')
         wait_for(lambda chip=chip: chip.count() == 1 and chip.inner_text() == "Completed",
                  f"the completed run on {name}'s card", timeout=15)
-    assert "Monday through Friday" in card(page, "sales-weekdays").locator(
+    weekdays = card(page, "sales-weekdays")
+    assert "Monday through Friday" in weekdays.locator(
         '[data-testid="onb-deployment-schedule"]').inner_text()
-    page.locator(SIDEBAR).screenshot(path=str(artifacts / "notebook03_deployments.png"))
+    weekdays.locator(".onb-deployment__toggle").click()  # its next five runs
+    next_runs = weekdays.locator('[data-testid="onb-next-run"]')
+    wait_for(lambda: next_runs.count() == 5, "the next five runs")
+    assert "01:00" in next_runs.first.inner_text()  # 07:00 in Berlin, in New York's time
+    sidebar_shot(page, artifacts / "notebook03_deployments.png")
+
+    # the report's run page: its graph (a node per %%task cell), task runs, logs
+    card(page, "sales-weekdays").locator('[data-testid="onb-deployment-run"]').click()
+    run_page = page.locator('[data-testid="onb-run-page"][data-state-type="COMPLETED"]')
+    run_page.wait_for()
+    wait_for(lambda: run_page.locator('[data-testid="onb-task-row"]').count() == 2,
+             "the report's two task runs")
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(artifacts / "notebook03_run_page.png"))
+
     page.locator(SIDEBAR).locator('[data-testid="onb-tab-runs"]').click()
+    page.locator(SIDEBAR).locator('[data-testid="onb-run-row"]').first.wait_for()
     page.wait_for_timeout(500)
-    page.screenshot(path=str(artifacts / "notebook03_runs.png"))
+    sidebar_shot(page, artifacts / "notebook03_runs.png")

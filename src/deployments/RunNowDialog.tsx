@@ -43,9 +43,10 @@ function RunNowForm(props: {
         <code>{deployment.pool}</code>.
       </p>
       {unknownSchema ? (
-        <p className="onb-muted">
-          The parameters of this flow are not known without running its code; it runs with the
-          deployment's parameters.
+        <p className="onb-muted" data-testid="onb-params-unknown">
+          {deployment.kind === 'notebook'
+            ? `The notebook's parameters could not be read (is it still at ${deployment.entrypoint}?): the run takes the deployment's parameters.`
+            : "This flow's parameters are not known without running its code: the run takes the deployment's parameters."}
         </p>
       ) : (
         <ParameterForm

@@ -389,3 +389,36 @@ def test_the_tab_and_the_dialog_are_readable_in_the_dark_theme(lab: Any, page: A
         dialog.wait_for(state="detached")
     finally:
         _use_theme(page, "JupyterLab Light")
+
+
+def test_deploy_notebook_from_the_file_browser_menu_deploys_the_selected_notebook(
+        lab: Any, page: Any) -> None:
+    write_report(lab.root, "reports/from_menu.ipynb")
+    page.goto(f"{lab.url}/lab/workspaces/menu/tree/reports?token={lab.token}&reset")
+    item = page.locator('.jp-DirListing-item[data-file-type="notebook"]',
+                        has_text="from_menu.ipynb")
+    item.click()
+    item.click(button="right")
+    page.locator(".lm-Menu-itemLabel:text-is('Deploy Notebook…')").click()
+    dialog = page.locator(DIALOG)
+    dialog.locator('[data-testid="onb-deploy-form"]').wait_for()
+    assert dialog.locator('[data-testid="onb-deploy-path"]').inner_text() == \
+        "reports/from_menu.ipynb"
+    assert dialog.locator('[data-testid="onb-deploy-name"]').input_value() == "from-menu"
+    # an interval, previewed in words ...
+    dialog.locator('[data-testid="onb-deploy-schedule-interval"]').check(force=True)
+    dialog.locator('[data-testid="onb-deploy-interval"]').fill("90")
+    dialog.locator('[data-testid="onb-deploy-interval-unit"]').select_option("60")
+    description = dialog.locator('[data-testid="onb-schedule-description"]')
+    wait_for(lambda: description.count() and description.inner_text() == "every 90 minutes",
+             "the interval's preview")
+    # ... or none: on demand only
+    dialog.locator('[data-testid="onb-deploy-schedule-none"]').check(force=True)
+    assert dialog.locator('[data-testid="onb-deploy-cron"]').count() == 0
+    dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    dialog.wait_for(state="detached")
+    stored = query(lab, "SELECT schedule_kind, cron, interval_seconds FROM deployments "
+                        "WHERE name = 'from-menu'")
+    assert stored == [{"schedule_kind": None, "cron": None, "interval_seconds": None}]
+    assert "run on demand" in card(page, "from-menu").locator(
+        '[data-testid="onb-deployment-schedule"]').inner_text()

@@ -31,6 +31,14 @@ PARAMETERS = 'region = "north"\ndays = 7\nscale: float = 1.0\n'
 BODY = 'print(f"report for {region}: {days} days, scale {scale}")'
 
 
+@pytest.fixture(autouse=True)
+def _no_kernels_left(lab: Any) -> Any:
+    """Notebooks these tests open start kernels: stop them after each test, so the tests
+    that follow in this Lab do not share the machine with idle kernels."""
+    yield
+    lab.shut_down_kernels()
+
+
 def write_report(root: Path, path: str = REPORT) -> Path:
     """A parameterised notebook (a cell tagged ``parameters`` and one that prints them)."""
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Regional report"),

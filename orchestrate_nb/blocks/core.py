@@ -13,7 +13,7 @@ import datetime as dt
 import importlib
 import json
 import re
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, Secret, SecretBytes, SecretStr
 from pydantic import ValidationError as PydanticValidationError
@@ -21,6 +21,9 @@ from pydantic import ValidationError as PydanticValidationError
 from orchestrate_nb.blocks import crypto
 from orchestrate_nb.blocks.masking import register_secret_values
 from orchestrate_nb.errors import BlockError
+
+if TYPE_CHECKING:
+    from orchestrate_nb.store.database import Database
 
 UTC = dt.timezone.utc
 B = TypeVar("B", bound="Block")
@@ -100,13 +103,19 @@ class Block(BaseModel):
     @classmethod
     def load(cls: type[B], name: str, validate: bool = True) -> B:
         """The block saved as ``name`` (``"type/name"`` on ``Block`` itself)."""
-        from orchestrate_nb.store.blocks import get_block
         from orchestrate_nb.store.handles import shared_database
+
+        return cls.load_from(shared_database(), name, validate)
+
+    @classmethod
+    def load_from(cls: type[B], database: Database, name: str, validate: bool = True) -> B:
+        """``load`` from a given store (a worker's)."""
+        from orchestrate_nb.store.blocks import get_block
 
         block_type = None if cls is Block else cls.get_block_type_slug()
         if block_type is not None and name.startswith(f"{block_type}/"):
             name = name.split("/", 1)[1]
-        record = get_block(shared_database(), name, block_type)
+        record = get_block(database, name, block_type)
         target = cls if cls is not Block else _import_class(record.class_path)
         values = dict(record.data)
         if record.encrypted:

@@ -45,7 +45,7 @@ def save_block(database: Database, record: BlockRecord, overwrite: bool) -> None
               "updated": record.updated}
     where = (BlockDocument.block_type == record.block_type, BlockDocument.name == record.name)
     taken = BlockError(f"a block named {record.name!r} of type {record.block_type!r} exists "
-                       "already: save it with overwrite=True to replace it")
+                       "already: save it with overwrite=True (--overwrite) to replace it")
     with store_errors(database, "save"):
         try:
             with database.write() as conn:

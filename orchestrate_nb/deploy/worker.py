@@ -156,6 +156,7 @@ class Worker:
             while not stop.is_set():
                 failures = 0 if self._safe_loop() else failures + 1
                 if self.run_once and self._claimed_once and not self.children:
+                    self._alert_pass(utcnow())  # about the runs that just ended
                     return
                 if self.run_once and not self._claimed_once and failures >= RUN_ONCE_ATTEMPTS:
                     raise StoreError(f"the worker cannot reach the run store: {self._failure}")

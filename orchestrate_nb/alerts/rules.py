@@ -100,6 +100,9 @@ def test_alert(name: str, database: Database | None = None) -> list[delivery.Out
     return outcomes
 
 
+test_alert.__test__ = False  # type: ignore[attr-defined]  # (pytest: not a test)
+
+
 def _scope_text(alert: Alert) -> str:
     for label, value in (("deployment", alert.deployment), ("flow", alert.flow),
                          ("tag", alert.tag)):

@@ -129,7 +129,23 @@ def _create(kind: str, data: Any, key: str | None, description: str | None) -> U
     insert_artifact(shared_database(), ArtifactInfo(
         str(artifact_id), key, kind, data, None if description is None else
         _masked(description), flow_run_id, task_run_id, now, now))
+    if flow_run_id is not None or task_run_id is not None:
+        _announce(flow_run_id, task_run_id, key or str(artifact_id)[:8], kind, data, now)
     return artifact_id
+
+
+def _announce(flow_run_id: str | None, task_run_id: str | None, title: str, kind: str,
+              data: Any, now: dt.datetime) -> None:
+    """A line in the run's logs (and so in the run graph's node details), not printed."""
+    import logging
+
+    from orchestrate_nb.core.events import LogEmitted
+    from orchestrate_nb.engine.reporting import get_reporter
+    from orchestrate_nb.store.artifacts import describe
+
+    get_reporter().emit(LogEmitted(flow_run_id, task_run_id, logging.INFO,
+                                   "orchestrate_nb.artifacts",
+                                   f"artifact {title} ({kind}): {describe(kind, data)}", now))
 
 
 def _current_run() -> tuple[str | None, str | None]:

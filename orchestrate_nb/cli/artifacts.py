@@ -108,19 +108,9 @@ def render(artifact: ArtifactInfo) -> RenderableType:
 
 def summary(artifact: ArtifactInfo) -> str:
     """One line about an artifact's content."""
-    data = artifact.data
-    if artifact.type == "progress":
-        return f"{float(data):.0f}% done"
-    if artifact.type == "link" and isinstance(data, dict):
-        text = data.get("link_text")
-        return f"{text} <{data.get('link')}>" if text else str(data.get("link"))
-    if artifact.type == "image" and isinstance(data, dict):
-        return f"image {data.get('image_url')}"
-    if artifact.type == "table" and isinstance(data, dict):
-        return f"table, {len(data.get('rows', []))} row(s) × {len(data.get('columns', []))} " \
-               "column(s)"
-    first = next((line.strip() for line in str(data).splitlines() if line.strip()), "")
-    return first[:80] + ("…" if len(first) > 80 else "")
+    from orchestrate_nb.store.artifacts import describe
+
+    return describe(artifact.type, artifact.data)
 
 
 def artifacts_table(artifacts: Sequence[ArtifactInfo]) -> Any:

@@ -117,6 +117,22 @@ def count_artifacts_by_task_run(database: Database, flow_run_id: str) -> dict[st
             .group_by(Artifact.task_run_id))}
 
 
+def describe(kind: str, data: Any) -> str:
+    """One line about an artifact's content (lists, logs, the run graph's node details)."""
+    if kind == "progress":
+        return f"{float(data):.0f}% done"
+    if kind == "link" and isinstance(data, dict):
+        text = data.get("link_text")
+        return f"{text} <{data.get('link')}>" if text else str(data.get("link"))
+    if kind == "image" and isinstance(data, dict):
+        return f"image {data.get('image_url')}"
+    if kind == "table" and isinstance(data, dict):
+        return f"table, {len(data.get('rows', []))} row(s) × {len(data.get('columns', []))} " \
+               "column(s)"
+    first = next((line.strip() for line in str(data).splitlines() if line.strip()), "")
+    return first[:80] + ("…" if len(first) > 80 else "")
+
+
 def _info(row: Any) -> ArtifactInfo:
     return ArtifactInfo(row.id, row.key, row.type, row.data, row.description, row.flow_run_id,
                         row.task_run_id, row.created, row.updated)

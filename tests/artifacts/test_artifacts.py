@@ -147,3 +147,31 @@ def test_a_task_cell_creates_an_artifact_attached_to_its_task_run(tmp_path, quer
     cell_run = query("SELECT id, flow_run_id FROM task_runs WHERE task_name = 'summary'")[0]
     assert (artifact.task_run_id, artifact.flow_run_id) == (cell_run["id"],
                                                             cell_run["flow_run_id"])
+
+
+def test_the_run_graph_node_and_the_run_logs_name_the_artifact(database_url, cli, query):
+    from orchestrate_nb.engine.reporting import ListReporter, subscribe, unsubscribe
+    from orchestrate_nb.notebook.graph.model import GraphModel
+
+    @task
+    def totals() -> None:
+        create_table_artifact([{"a": 1}, {"a": 2}], key="totals-table")
+
+    @flow
+    def with_artifact() -> None:
+        totals()
+
+    events = ListReporter()
+    subscribe(events)
+    try:
+        with_artifact()
+    finally:
+        unsubscribe(events)
+    model = GraphModel()
+    model.apply_all(events.events)
+    nodes = model.snapshot(0)["nodes"]
+    [node] = [n for n in nodes if n["label"].startswith("totals")]
+    assert any("artifact totals-table (table): table, 2 row(s) × 1 column(s)" in line
+               for line in node["logs"])
+    run_id = query("SELECT id FROM flow_runs")[0]["id"]
+    assert "artifact totals-table (table)" in cli("runs", "logs", run_id).out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import Connection, func, select
 
@@ -110,9 +111,9 @@ def freshness_deliveries(conn: Connection, index: AlertIndex,
     return found
 
 
-def _in_scope(alert: AlertInfo, deployment: object) -> bool:
-    if alert.deployment is not None and alert.deployment != getattr(deployment, "name"):
+def _in_scope(alert: AlertInfo, deployment: Any) -> bool:
+    if alert.deployment is not None and alert.deployment != deployment.name:
         return False
-    if alert.flow is not None and alert.flow != getattr(deployment, "flow_name"):
+    if alert.flow is not None and alert.flow != deployment.flow_name:
         return False
-    return alert.tag is None or alert.tag in (getattr(deployment, "tags") or ())
+    return alert.tag is None or alert.tag in (deployment.tags or ())

@@ -34,7 +34,9 @@ def set_secret(args: argparse.Namespace) -> int:
     value = _read_value(name)
     if not value:
         raise InvalidArgument("empty secret: nothing was saved")
-    Secret(value=value).save(name, overwrite=args.overwrite)
+    from pydantic import SecretStr
+
+    Secret(value=SecretStr(value)).save(name, overwrite=args.overwrite)
     print(f"Saved secret {name} (encrypted; read it with Secret.load({name!r}).get())")
     return 0
 

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Table, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from orchestrate_nb.errors import AlertError, NotFound
 from orchestrate_nb.store.database import Database, store_errors
 from orchestrate_nb.store.orm import Alert, AlertDelivery, LogLine
 
-ALERTS = Alert.__table__
-DELIVERIES = AlertDelivery.__table__
+ALERTS = cast(Table, Alert.__table__)
+DELIVERIES = cast(Table, AlertDelivery.__table__)
 SENDING, RETRYING, SENT, FAILED = "sending", "retrying", "sent", "failed"
 
 

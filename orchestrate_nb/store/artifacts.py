@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 
 from orchestrate_nb.errors import ArtifactError, NotFound
 from orchestrate_nb.store.database import Database, store_errors
 from orchestrate_nb.store.orm import Artifact
 
-TABLE = Artifact.__table__
+TABLE = cast(Table, Artifact.__table__)
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def get_artifact(database: Database, key_or_id: str) -> ArtifactInfo:
 
 def count_artifacts_by_task_run(database: Database, flow_run_id: str) -> dict[str, int]:
     with store_errors(database), database.read() as conn:
-        return {row[0]: row[1] for row in conn.execute(
+        return {str(row[0]): int(row[1]) for row in conn.execute(
             select(Artifact.task_run_id, func.count()).where(Artifact.flow_run_id == flow_run_id,
                                                              Artifact.task_run_id.is_not(None))
             .group_by(Artifact.task_run_id))}

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from orchestrate_nb.errors import BlockError, BlockNotFound
@@ -18,7 +18,7 @@ from orchestrate_nb.store.database import Database, store_errors
 from orchestrate_nb.store.orm import BlockDocument
 
 UTC = dt.timezone.utc
-TABLE = BlockDocument.__table__
+TABLE = cast(Table, BlockDocument.__table__)
 
 
 @dataclass(frozen=True)

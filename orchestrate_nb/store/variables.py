@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from orchestrate_nb.errors import VariableError
 from orchestrate_nb.store.database import Database, store_errors
 from orchestrate_nb.store.orm import Variable
 
-TABLE = Variable.__table__
+TABLE = cast(Table, Variable.__table__)
 
 
 @dataclass(frozen=True)

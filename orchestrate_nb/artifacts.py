@@ -161,7 +161,7 @@ def _current_run() -> tuple[str | None, str | None]:
 
 
 def _masked(text: str) -> str:
-    from orchestrate_nb.blocks.masking import mask_secrets
+    from orchestrate_nb.secret_masking import mask_secrets
 
     return mask_secrets(text)
 

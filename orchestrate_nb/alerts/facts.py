@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from orchestrate_nb.blocks.masking import mask_secrets
+from orchestrate_nb.secret_masking import mask_secrets
 from orchestrate_nb.settings import base_url
 from orchestrate_nb.store.masking import mask_parameters
 from orchestrate_nb.store.orm import Deployment, Flow, FlowRun, TaskRun

@@ -3,7 +3,7 @@
 Subclass it with pydantic fields; ``save(name)`` keeps it, ``load(name)`` brings it back.
 Fields whose values are secret (pydantic's ``SecretStr``, ``SecretBytes``, ``Secret[...]``,
 or containers of them) are encrypted with the secret key (``crypto.py``), never written in
-clear, and their values are masked in logs once loaded (``masking.py``).
+clear, and their values are masked in logs once loaded (``secret_masking.py``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, Secret, SecretBytes, Se
 from pydantic import ValidationError as PydanticValidationError
 
 from orchestrate_nb.blocks import crypto
-from orchestrate_nb.blocks.masking import register_secret_values
 from orchestrate_nb.errors import BlockError
+from orchestrate_nb.secret_masking import register_secret_values
 
 if TYPE_CHECKING:
     from orchestrate_nb.store.database import Database

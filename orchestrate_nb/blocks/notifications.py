@@ -25,8 +25,8 @@ from typing import Any, Literal
 from pydantic import Field, PrivateAttr, SecretStr, field_validator
 
 from orchestrate_nb.blocks.core import Block
-from orchestrate_nb.blocks.masking import mask_secrets
 from orchestrate_nb.errors import NotificationError
+from orchestrate_nb.secret_masking import mask_secrets
 
 TIMEOUT_SECONDS = 10.0
 logger = logging.getLogger("orchestrate_nb.notifications")

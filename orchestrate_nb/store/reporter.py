@@ -27,8 +27,9 @@ import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from orchestrate_nb.core.events import RunEvent, StateChanged
+from orchestrate_nb.core.events import LogEmitted, RunEvent, StateChanged
 from orchestrate_nb.errors import StoreError
+from orchestrate_nb.secret_masking import has_secrets, mask_secrets
 from orchestrate_nb.settings import Settings
 
 if TYPE_CHECKING:  # the store's modules import SQLAlchemy: loaded on the writer thread only
@@ -213,6 +214,8 @@ class StoreReporter:
         if writer is None:
             status.lose(events, self._open_failure or RuntimeError("not opened"), opening=True)
             return
+        if has_secrets():  # a secret loaded in this process never reaches the store
+            events = [_masked(event) for event in events]
         writer.write(events)
 
     def _store_status(self) -> StoreStatus:
@@ -290,6 +293,14 @@ class StoreReporter:
         # A fresh queue (the parent's pending events are the parent's to write); the database
         # is opened only if the child records something.
         self._start(open_now=False)
+
+
+def _masked(event: RunEvent) -> RunEvent:
+    if type(event) is StateChanged and event.message:
+        return event._replace(message=mask_secrets(event.message))
+    if type(event) is LogEmitted:
+        return event._replace(message=mask_secrets(event.message))
+    return event
 
 
 def _register_fork_handler(reporter: StoreReporter) -> None:

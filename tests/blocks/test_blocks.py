@@ -211,3 +211,54 @@ class _Stdin:
         return self.text
 
 
+
+
+def test_an_exception_quoting_a_loaded_secret_is_masked_in_the_run_store(database_url, query):
+    from orchestrate_nb import flow, task
+
+    Secret(value=VALUE).save("db-password")
+
+    @task
+    def connect() -> None:
+        password = Secret.load("db-password").get()
+        raise ConnectionError(f"login refused for password {password}")
+
+    @flow
+    def uses_it() -> None:
+        connect()
+
+    with pytest.raises(ConnectionError):
+        uses_it()
+    stored = repr(query("SELECT state_message FROM task_runs")) + \
+        repr(query("SELECT message FROM run_states")) + repr(query("SELECT message FROM logs"))
+    assert VALUE not in stored and "login refused for password **********" in stored
+
+
+def test_secret_set_on_a_terminal_reads_without_echo(private_secret_key, orchestrate_home):
+    import pty
+    import select
+
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "orchestrate_nb.cli.app", "secret", "set",
+                                "typed-secret"], stdin=secondary, stdout=secondary,
+                               stderr=secondary, env=os.environ.copy(), close_fds=True)
+    os.close(secondary)
+    seen = b""
+
+    def read_until(marker: bytes) -> None:
+        nonlocal seen
+        while marker not in seen:
+            ready, _, _ = select.select([primary], [], [], 30)
+            assert ready, f"no {marker!r} in {seen!r}"
+            try:
+                seen += os.read(primary, 1024)
+            except OSError:  # the terminal closed
+                return
+
+    read_until(b"(not shown): ")
+    os.write(primary, VALUE.encode() + b"\n")
+    read_until(b"Saved secret")
+    assert process.wait(timeout=60) == 0
+    os.close(primary)
+    assert VALUE.encode() not in seen
+    assert Secret.load("typed-secret").get() == VALUE

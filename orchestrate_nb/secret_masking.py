@@ -1,4 +1,8 @@
-"""Secret values loaded in this process are masked in every log record made after.
+"""Secret values loaded in this process are masked in every log record made after, and in
+the state messages the run store records (an exception's text may quote a secret).
+
+A foundation module (no imports from the package): the engine, the store and the blocks
+all use it.
 
 A ``Secret`` (or any block with secret fields) registers its values when it is loaded;
 from then on a log record whose message contains one has it replaced by ``**********``
@@ -32,6 +36,11 @@ def register_secret_values(values: Iterable[Any]) -> None:
         if not _installed:
             _install()
             _installed = True
+
+
+def has_secrets() -> bool:
+    """Whether this process has loaded any secret value (nothing to mask otherwise)."""
+    return bool(_values)
 
 
 def mask_secrets(text: str) -> str:

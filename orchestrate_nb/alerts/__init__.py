@@ -17,8 +17,9 @@ from orchestrate_nb.alerts.rules import (
     delete_alert,
     list_alerts,
     parse_duration,
+    recent_deliveries,
     test_alert,
 )
 
 __all__ = ["Alert", "create_alert", "delete_alert", "list_alerts", "parse_duration",
-           "test_alert"]
+           "recent_deliveries", "test_alert"]

@@ -11,7 +11,7 @@ after a restart, a no-op. A failed send is retried with backoff: the row waits a
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, delete, func, insert, or_, select, update
@@ -39,6 +39,10 @@ class AlertInfo:
     created: dt.datetime
     updated: dt.datetime
 
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready (timestamps as ISO 8601), for an API response."""
+        return _json(asdict(self))
+
 
 @dataclass(frozen=True)
 class DeliveryInfo:
@@ -56,6 +60,15 @@ class DeliveryInfo:
     last_error: str | None
     created: dt.datetime
     updated: dt.datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready (timestamps as ISO 8601), for an API response."""
+        return _json(asdict(self))
+
+
+def _json(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value.isoformat() if isinstance(value, dt.datetime) else value
+            for key, value in values.items()}
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from orchestrate_nb.store.database import Database, store_errors
 from orchestrate_nb.store.orm import BlockDocument
 
 UTC = dt.timezone.utc
+MASK = "**********"
 TABLE = cast(Table, BlockDocument.__table__)
 
 
@@ -35,6 +36,15 @@ class BlockRecord:
     @property
     def ref(self) -> str:
         return f"{self.block_type}/{self.name}"
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready for an API: plain fields, secret fields as the mask, never the
+        encrypted token."""
+        return {"ref": self.ref, "block_type": self.block_type, "name": self.name,
+                "class_path": self.class_path,
+                "data": {**self.data, **{name: MASK for name in self.secret_fields}},
+                "secret_fields": list(self.secret_fields), "created": self.created.isoformat(),
+                "updated": self.updated.isoformat()}
 
 
 def save_block(database: Database, record: BlockRecord, overwrite: bool) -> None:

@@ -24,6 +24,11 @@ class VariableInfo:
     created: dt.datetime
     updated: dt.datetime
 
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready (timestamps as ISO 8601), for an API response."""
+        return {"name": self.name, "value": self.value, "tags": list(self.tags),
+                "created": self.created.isoformat(), "updated": self.updated.isoformat()}
+
 
 def set_variable(database: Database, name: str, value: Any, tags: list[str] | None,
                  overwrite: bool, now: dt.datetime) -> None:

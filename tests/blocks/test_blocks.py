@@ -262,3 +262,14 @@ def test_secret_set_on_a_terminal_reads_without_echo(private_secret_key, orchest
     os.close(primary)
     assert VALUE.encode() not in seen
     assert Secret.load("typed-secret").get() == VALUE
+
+
+def test_what_an_api_would_return_holds_no_secret(database_url):
+    from orchestrate_nb.store.blocks import list_blocks
+    from orchestrate_nb.store.handles import shared_database
+
+    Secret(value=VALUE).save("db-password")
+    [record] = list_blocks(shared_database())
+    shown = record.to_json()
+    assert shown["data"] == {"value": "**********"} and VALUE not in repr(shown)
+    assert record.encrypted not in repr(shown)

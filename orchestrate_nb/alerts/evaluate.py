@@ -93,7 +93,8 @@ def freshness_deliveries(conn: Connection, index: AlertIndex,
         .where(FlowRun.deployment_id.is_not(None), FlowRun.state_type == "COMPLETED")
         .group_by(FlowRun.deployment_id)).all())
     deployments = conn.execute(select(Deployment.id, Deployment.name, Deployment.created,
-                                      Deployment.tags, Deployment.flow_name)).all()
+                                      Deployment.tags, Deployment.flow_name)
+                               .where(Deployment.paused.is_(False))).all()  # paused: quiet
     found: list[NewDelivery] = []
     for alert in index.freshness:
         window = dt.timedelta(seconds=alert.no_success_for_seconds or 0)

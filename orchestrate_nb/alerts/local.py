@@ -19,6 +19,7 @@ import time
 from orchestrate_nb.alerts import delivery
 from orchestrate_nb.alerts.evaluate import AlertIndex, run_deliveries
 from orchestrate_nb.alerts.facts import read_runs
+from orchestrate_nb.errors import OrchestrateError
 from orchestrate_nb.settings import Settings
 
 logger = logging.getLogger("orchestrate_nb.alerts")
@@ -56,7 +57,10 @@ class LocalDispatcher:
                 continue
             try:
                 self._dispatch(run_ids)
-            except Exception:  # never let a bug stop the thread (nor touch the run)
+            except OrchestrateError as exc:  # the store said it already: one line here
+                logger.warning("alerts of %d finished run(s) not evaluated: %s",
+                               len(run_ids), exc)
+            except Exception:  # a bug: never let it stop the thread (nor touch the run)
                 logger.exception("alert evaluation failed")
             if self.queue.empty():
                 self.idle.set()
@@ -82,8 +86,8 @@ class LocalDispatcher:
 
         try:
             outcomes = delivery.send_due(shared_database())
-        except Exception:
-            logger.exception("alert retry failed")
+        except OrchestrateError as exc:
+            logger.warning("alert retries not sent: %s", exc)
             return
         if any(o.status == "retrying" for o in outcomes):
             self.retry_until = time.monotonic() + RETRY_WINDOW_SECONDS

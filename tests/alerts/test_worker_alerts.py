@@ -158,3 +158,11 @@ def test_a_secrets_value_is_found_nowhere(tmp_path, receiver, database, database
     assert not [p for p in orchestrate_home.rglob("*") if p.is_file()
                 and SECRET_VALUE.encode() in p.read_bytes()]
     assert SECRET_VALUE not in "".join(texts(receiver))
+
+
+def test_a_paused_deployment_is_not_stale(tmp_path, receiver, database):
+    notebook = write_task_notebook(tmp_path / "paused.ipynb", "x = 1")
+    deployed = deploy_notebook(notebook, name="paused-one", paused=True)
+    slack_alert(receiver, "stale", on=(), no_success_for="1h")
+    Worker(database).loop(deployed.created + dt.timedelta(hours=5), claim=False)
+    assert receiver.posts == []

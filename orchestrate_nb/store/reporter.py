@@ -187,7 +187,11 @@ class StoreReporter:
         once their state is committed; never blocking nor failing this thread."""
         finished = [e.run_id for e in events if type(e) is StateChanged and e.kind == "flow"
                     and e.state_type in _FINAL_FLOW_STATES]
-        if not finished or self._writer is None:
+        if self._writer is not None:
+            self._hand_over(finished)
+
+    def _hand_over(self, finished: list[str]) -> None:
+        if not finished:
             return
         try:
             from orchestrate_nb.engine import ports
@@ -243,7 +247,7 @@ class StoreReporter:
             status.lose((), exc, opening=True)  # says it now, while the flow still runs
             return None
         try:
-            recover_crashed_runs(database)
+            recovered = recover_crashed_runs(database)
         except Exception as exc:  # the next open tries again
             if classify(exc) is Failure.CORRUPT:
                 database.dispose()
@@ -251,6 +255,8 @@ class StoreReporter:
                 return None
             log.warning("run store crash recovery skipped: %s", reason(exc),
                         exc_info=classify(exc) is Failure.BAD_DATA)
+        else:
+            self._hand_over(list(recovered.flow_run_ids))  # crashed runs have alerts too
         self._writer = BatchWriter(database, current_process(), self.retry_window, status)
         return self._writer
 

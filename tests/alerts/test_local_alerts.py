@@ -99,3 +99,37 @@ def test_a_receiver_down_for_two_attempts_gets_it_on_the_third(receiver, databas
         "alert sent to slack-webhook/team"]
     listed = cli("alert", "ls")
     assert "sent" in listed.out and "3 attempt(s)" in listed.out
+
+
+HANGS = """
+import time
+from orchestrate_nb import flow
+
+@flow(name="hangs")
+def hangs() -> None:
+    print("started", flush=True)
+    time.sleep(120)
+
+hangs()
+"""
+
+
+def test_a_local_run_whose_process_died_is_alerted_by_the_process_that_finds_it(
+        receiver, database_url, query):
+    import os
+    import subprocess
+    import sys
+
+    slack_alert(receiver, on=("crashed",))
+    child = subprocess.Popen([sys.executable, "-c", HANGS], stdout=subprocess.PIPE,
+                             env=os.environ.copy())
+    try:
+        assert child.stdout is not None and b"started" in child.stdout.readline()
+        wait_for(lambda: query("SELECT id FROM flow_runs WHERE state_type = 'RUNNING'"),
+                 "the run to be recorded")
+    finally:
+        child.kill()
+        child.wait()
+    quiet_flow()  # this process opens the store: its crash recovery finds the dead run
+    [text] = wait_for(lambda: texts(receiver), "the crash alert")
+    assert "Crashed: hangs /" in text and "exited without finishing" in text

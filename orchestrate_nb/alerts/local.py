@@ -19,7 +19,7 @@ import time
 from orchestrate_nb.alerts import delivery
 from orchestrate_nb.alerts.evaluate import AlertIndex, run_deliveries
 from orchestrate_nb.alerts.facts import read_runs
-from orchestrate_nb.errors import OrchestrateError
+from orchestrate_nb.errors import OrchestrateError, StoreError
 from orchestrate_nb.settings import Settings
 
 logger = logging.getLogger("orchestrate_nb.alerts")
@@ -57,7 +57,10 @@ class LocalDispatcher:
                 continue
             try:
                 self._dispatch(run_ids)
-            except OrchestrateError as exc:  # the store said it already: one line here
+            except StoreError as exc:  # the store's reporter says it, in one line
+                logger.debug("alerts of %d finished run(s) not evaluated: %s",
+                             len(run_ids), exc)
+            except OrchestrateError as exc:
                 logger.warning("alerts of %d finished run(s) not evaluated: %s",
                                len(run_ids), exc)
             except Exception:  # a bug: never let it stop the thread (nor touch the run)
@@ -87,7 +90,7 @@ class LocalDispatcher:
         try:
             outcomes = delivery.send_due(shared_database())
         except OrchestrateError as exc:
-            logger.warning("alert retries not sent: %s", exc)
+            logger.debug("alert retries not sent: %s", exc)  # the next try says more
             return
         if any(o.status == "retrying" for o in outcomes):
             self.retry_until = time.monotonic() + RETRY_WINDOW_SECONDS

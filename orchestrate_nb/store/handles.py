@@ -20,7 +20,12 @@ def shared_database() -> Database:
     with _lock:
         database = _databases.get(key)
         if database is None:
-            database = _databases[key] = open_database(settings)
+            database = open_database(settings)
+            # A process uses one store; one whose environment changed (tests) lets the
+            # previous one go rather than keep its connections open.
+            for other in [k for k in _databases if k[0] == key[0]]:
+                _databases.pop(other).dispose()
+            _databases[key] = database
         return database
 
 

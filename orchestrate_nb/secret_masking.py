@@ -38,6 +38,12 @@ def register_secret_values(values: Iterable[Any]) -> None:
             _installed = True
 
 
+def forget_secret_values() -> None:
+    """Stop masking the values registered so far (tests that load secrets of their own)."""
+    with _lock:
+        _values.clear()
+
+
 def has_secrets() -> bool:
     """Whether this process has loaded any secret value (nothing to mask otherwise)."""
     return bool(_values)

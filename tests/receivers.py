@@ -108,6 +108,7 @@ def smtp_receiver() -> Iterator[SmtpReceiver]:
 @pytest.fixture(autouse=True)
 def private_secret_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Each test's secret key file lives in its own config folder (never ~/.config)."""
+    from orchestrate_nb.secret_masking import forget_secret_values
     from orchestrate_nb.store.handles import forget_databases
 
     path = tmp_path / "config" / "orchestrate-nb" / "secret.key"
@@ -120,3 +121,4 @@ def private_secret_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
 
     wait_for_local_alerts(15)
     forget_databases()
+    forget_secret_values()  # later tests' log lines are theirs, unmasked

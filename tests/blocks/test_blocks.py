@@ -143,10 +143,10 @@ def test_plain_blocks_json_and_string(database_url):
 def test_a_taken_name_needs_overwrite_and_stays_as_it_was(database_url):
     Secret(value=VALUE).save("db-password")
     with pytest.raises(BlockError, match="exists already"):
-        Secret(value="changed").save("db-password")
+        Secret(value="changed-value-1").save("db-password")
     assert Secret.load("db-password").get() == VALUE
-    Secret(value="changed").save("db-password", overwrite=True)
-    assert Secret.load("db-password").get() == "changed"
+    Secret(value="changed-value-1").save("db-password", overwrite=True)
+    assert Secret.load("db-password").get() == "changed-value-1"
 
 
 def test_bad_names_and_unknown_blocks_are_one_line(database_url, query):

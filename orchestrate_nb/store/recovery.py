@@ -30,6 +30,7 @@ NON_FINAL_STATE_TYPES = (*ACTIVE_STATE_TYPES, "SCHEDULED")
 class RecoveryReport:
     crashed_flow_runs: int
     crashed_task_runs: int
+    flow_run_ids: tuple[str, ...] = ()  # the flow runs marked CRASHED (their alerts)
 
 
 class _Crash(NamedTuple):
@@ -55,7 +56,8 @@ def recover_crashed_runs(database: Database, now: dt.datetime | None = None,
                                 for task_run_id in _unfinished_task_runs(conn, flow_crash.run_id))
         _crash(conn, FLOW_RUNS, flow_crashes, now)
         _crash(conn, TASK_RUNS, task_crashes, now)
-    return RecoveryReport(len(flow_crashes), len(task_crashes))
+    return RecoveryReport(len(flow_crashes), len(task_crashes),
+                          tuple(crash.run_id for crash in flow_crashes))
 
 
 def crash_message(owner: Any) -> str:

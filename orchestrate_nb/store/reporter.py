@@ -27,8 +27,9 @@ import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from orchestrate_nb.core.events import RunEvent
+from orchestrate_nb.core.events import LogEmitted, RunEvent, StateChanged
 from orchestrate_nb.errors import StoreError
+from orchestrate_nb.secret_masking import has_secrets, mask_secrets
 from orchestrate_nb.settings import Settings
 
 if TYPE_CHECKING:  # the store's modules import SQLAlchemy: loaded on the writer thread only
@@ -37,6 +38,7 @@ if TYPE_CHECKING:  # the store's modules import SQLAlchemy: loaded on the writer
     from orchestrate_nb.store.writer import BatchWriter
 
 log = logging.getLogger("orchestrate_nb.store")
+_FINAL_FLOW_STATES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
 REOPEN_INTERVAL = 10.0  # seconds between attempts to open a store that could not be opened
 
 
@@ -176,9 +178,28 @@ class StoreReporter:
             self._room.set()  # the emitters waiting on a full queue may go on
             if events:
                 self._write(events)
+                self._hand_over_finished_runs(events)
             self._progress_at = time.monotonic()
             for marker in markers:
                 marker.done.set()
+
+    def _hand_over_finished_runs(self, events: list[RunEvent]) -> None:
+        """Flow runs that reached a final state go to the ``run_finished`` port (alerts),
+        once their state is committed; never blocking nor failing this thread."""
+        finished = [e.run_id for e in events if type(e) is StateChanged and e.kind == "flow"
+                    and e.state_type in _FINAL_FLOW_STATES]
+        if self._writer is not None:
+            self._hand_over(finished)
+
+    def _hand_over(self, finished: list[str]) -> None:
+        if not finished:
+            return
+        try:
+            from orchestrate_nb.engine import ports
+
+            ports.load("run_finished")(self.settings, finished)
+        except Exception:
+            log.exception("handing finished runs to the alerts failed")
 
     def _take_batch(self) -> tuple[list[RunEvent], list[_FlushMarker]]:
         events: list[RunEvent] = []
@@ -198,6 +219,8 @@ class StoreReporter:
         if writer is None:
             status.lose(events, self._open_failure or RuntimeError("not opened"), opening=True)
             return
+        if has_secrets():  # a secret loaded in this process never reaches the store
+            events = [_masked(event) for event in events]
         writer.write(events)
 
     def _store_status(self) -> StoreStatus:
@@ -225,7 +248,7 @@ class StoreReporter:
             status.lose((), exc, opening=True)  # says it now, while the flow still runs
             return None
         try:
-            recover_crashed_runs(database)
+            recovered = recover_crashed_runs(database)
         except Exception as exc:  # the next open tries again
             if classify(exc) is Failure.CORRUPT:
                 database.dispose()
@@ -233,6 +256,8 @@ class StoreReporter:
                 return None
             log.warning("run store crash recovery skipped: %s", reason(exc),
                         exc_info=classify(exc) is Failure.BAD_DATA)
+        else:
+            self._hand_over(list(recovered.flow_run_ids))  # crashed runs have alerts too
         self._writer = BatchWriter(database, current_process(), self.retry_window, status)
         return self._writer
 
@@ -275,6 +300,14 @@ class StoreReporter:
         # A fresh queue (the parent's pending events are the parent's to write); the database
         # is opened only if the child records something.
         self._start(open_now=False)
+
+
+def _masked(event: RunEvent) -> RunEvent:
+    if type(event) is StateChanged and event.message:
+        return event._replace(message=mask_secrets(event.message))
+    if type(event) is LogEmitted:
+        return event._replace(message=mask_secrets(event.message))
+    return event
 
 
 def _register_fork_handler(reporter: StoreReporter) -> None:

@@ -75,3 +75,11 @@ def adopted_flow_run_id() -> str | None:
 def refresh_every_cache() -> bool:
     """Whether cached tasks must compute afresh (``ORCHESTRATE_NB_TASKS_REFRESH_CACHE``)."""
     return os.environ.get(TASKS_REFRESH_CACHE_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def runtime_override(module: str, attribute: str) -> str | None:
+    """An environment variable that sets an ``orchestrate_nb.runtime`` attribute (tests):
+    ``ORCHESTRATE_NB__RUNTIME__FLOW_RUN__ID``, or Prefect's ``PREFECT__RUNTIME__...``."""
+    suffix = f"__RUNTIME__{module.upper()}__{attribute.upper()}"
+    value = os.environ.get(f"ORCHESTRATE_NB{suffix}")
+    return value if value is not None else os.environ.get(f"PREFECT{suffix}")

@@ -6,6 +6,7 @@ import functools
 import logging
 import uuid
 from collections.abc import Sequence
+from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 
 from orchestrate_nb.core.events import DependencyEdge, StateChanged, TaskRunCreated
@@ -42,6 +43,7 @@ from orchestrate_nb.engine.driver import (
 )
 from orchestrate_nb.engine.futures import TaskRunFuture
 from orchestrate_nb.engine.logging import (
+    TASK_RUNS_LOGGER,
     configure_logging,
     reset_print_logger,
     run_logger,
@@ -50,6 +52,7 @@ from orchestrate_nb.engine.logging import (
 from orchestrate_nb.engine.names import render_run_name
 from orchestrate_nb.engine.records import TaskRun, enter_state
 from orchestrate_nb.engine.reporting import get_reporter
+from orchestrate_nb.engine.transactions import current_transaction, stage_task_run
 from orchestrate_nb.errors import TaskRunTimeoutError
 
 
@@ -70,6 +73,10 @@ if TYPE_CHECKING:
     from orchestrate_nb.core.tasks import Task
 
 _hooks_log = logging.getLogger("orchestrate_nb.hooks")
+# Prefect's per-run "Finished in state Completed()" line: DEBUG here, so that the run of a
+# task that costs microseconds does not pay for a log record (ORCHESTRATE_NB_LOGGING_LEVEL=
+# DEBUG shows it); a run that did not complete says so at ERROR.
+_finished_log = logging.getLogger(TASK_RUNS_LOGGER)
 
 
 class TaskRunEngine:
@@ -137,8 +144,14 @@ class TaskRunEngine:
         from orchestrate_nb.core.options import call_args
 
         args, kwargs = call_args(self.task.signature, parameters)
-        token = task_run_ctx.set(TaskRunContext(self.task, self.task_run, self.log_prints))
-        print_token = set_print_logger(self.logger()) if self.log_prints else None
+        token = task_run_ctx.set(TaskRunContext(self.task, self.task_run, self.log_prints,
+                                                parameters))
+        if self.log_prints:
+            print_token = set_print_logger(self.logger())
+        elif self.task.log_prints is False:  # the task's own False wins over its flow's True
+            print_token = set_print_logger(None)
+        else:
+            print_token = None
         try:
             state = yield from self._attempts(args, kwargs, parameters)
         finally:
@@ -178,13 +191,20 @@ class TaskRunEngine:
         attempt = 0
         while True:
             self.set_state(Running() if attempt == 0 else Retrying())
+            if task.on_running_hooks:
+                self._run_hooks(task.on_running_hooks, self.task_run.state)
             ok, value = yield Call(task.fn, args, kwargs, task.timeout_seconds, self._timeout_exc)
             if ok:
+                if type(value) is GeneratorType:  # Prefect keeps what a returned generator yields
+                    value = list(value)
                 if isinstance(value, State):
                     return self._finish(value)
-                if cache is not None and not cache.reason:
-                    yield Blocking(functools.partial(cache.save, value))
-                return self._finish(Completed(data=value))
+                txn = current_transaction.get()
+                if txn is None and not task.on_commit_hooks and not task.on_rollback_hooks:
+                    if cache is not None and not cache.reason:
+                        yield Blocking(functools.partial(cache.save, value))
+                    return self._finish(Completed(data=value))
+                return (yield from self._finish_in_transaction(txn, value, cache))
             if not isinstance(value, Exception):
                 self._finish(Crashed(data=value, message=f"Execution was interrupted: "
                                                        f"{type(value).__name__}"))
@@ -204,6 +224,16 @@ class TaskRunEngine:
                                 " - Retries are exhausted" if task.retries else "",
                                 exc_info=(type(value), value, user_traceback(value)))
             return self._finish(failed)
+
+    def _finish_in_transaction(self, txn: Any, value: Any, cache: Any) -> Machine:
+        """Complete inside a transaction: the cache record is written, and the commit
+        hooks run, when the transaction commits (at once when none is open)."""
+        state = self._finish(Completed(data=value))
+        cached = cache is not None and not cache.reason
+        save = functools.partial(cache.save, value) if cached else None
+        yield Blocking(functools.partial(stage_task_run, txn, self, value,
+                                         cache.key if cached else None, save))
+        return state
 
     def _timeout_exc(self) -> BaseException:
         return TaskRunTimeoutError(
@@ -228,13 +258,17 @@ class TaskRunEngine:
             return False
 
     def _finish(self, state: State) -> State:
+        state._run_id = self.task_run.id  # a task run's state (a flow returning it: Prefect)
         self.set_state(state)
         ctx = self.flow_ctx
         if state.type is StateType.COMPLETED:
+            if _finished_log.isEnabledFor(logging.DEBUG):
+                self.logger().debug("Finished in state %s()", state.name)
             if ctx is not None and inputs.trackable(state.data):
                 ctx.results_by_id[id(state.data)] = (state.data, self.task_run.id)
             self._run_hooks(self.task.on_completion_hooks, state)
         elif state.is_unsuccessful():
+            self.logger().error("Finished in state %s(%r)", state.name, state.message or "")
             self._run_hooks(self.task.on_failure_hooks, state)
         return state
 

@@ -168,7 +168,7 @@ class Flow(Generic[P, R]):
         ``Flow.visualize``): the flow's body runs with every task call replaced by a
         placeholder, and the calls and the values passed between them are drawn as an
         SVG (shown inline in a notebook; returned as an object with ``.svg``)."""
-        from orchestrate_nb.engine.visualize import visualize_flow
+        from orchestrate_nb.notebook.graph.visualize import visualize_flow
 
         return visualize_flow(self, args, kwargs)
 

@@ -19,7 +19,7 @@ class FlowRunContext:
     """What a running flow shares with the tasks it calls."""
 
     __slots__ = ("flow", "flow_run", "task_runner", "reporter", "futures", "name_counts",
-                 "results_by_id", "observed_failures", "log_prints", "lock")
+                 "results_by_id", "observed_failures", "log_prints", "lock", "tracer")
 
     def __init__(self, flow: Any, flow_run: FlowRun, task_runner: TaskRunner,
                  reporter: RunReporter, log_prints: bool) -> None:
@@ -36,6 +36,7 @@ class FlowRunContext:
         self.observed_failures: list[str] = []
         self.log_prints = log_prints
         self.lock = threading.Lock()
+        self.tracer: Any = None  # Flow.visualize(): task calls are recorded, not run
 
     @classmethod
     def get(cls) -> FlowRunContext | None:

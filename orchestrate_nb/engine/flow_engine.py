@@ -246,6 +246,9 @@ def call_flow(flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any
               return_state: bool) -> Any:
     configure_logging()
     parameters = flow.validate_parameters(flow.bind_parameters(args, kwargs))
+    outer = flow_run_ctx.get()
+    if outer is not None and outer.tracer is not None:  # a subflow in Flow.visualize()
+        return outer.tracer.call(flow.name, parameters)
     if flow.isasync:
         return _call_flow_async(flow, parameters, return_state)
     parent = flow_run_ctx.get()

@@ -311,6 +311,8 @@ def call_task(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any
     configure_logging()
     parameters = task.bind_parameters(args, kwargs)
     ctx = _flow_ctx()
+    if ctx is not None and ctx.tracer is not None:  # Flow.visualize(): record, don't run
+        return ctx.tracer.call(task.name, parameters, wait_for, task.viz_return_value)
     engine = TaskRunEngine(task, parameters, wait_for, ctx)
     if task.isasync and not _in_sync_run(ctx):
         return _call_task_async(engine, return_state)
@@ -350,6 +352,9 @@ def submit_task(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, A
                 return_state: bool, wait_for: Any, map_index: int = -1) -> Any:
     """``my_task.submit(...)``: run in the flow's task runner; return a future."""
     ctx = flow_ctx_or_raise(task)
+    if ctx.tracer is not None:  # Flow.visualize(): record, don't run
+        return ctx.tracer.call(task.name, task.bind_parameters(args, kwargs), wait_for,
+                               task.viz_return_value)
     configure_logging()
     future = submit_parameters(ctx, task, task.bind_parameters(args, kwargs), wait_for, map_index)
     if return_state:

@@ -61,13 +61,12 @@ class FlowRunEngine:
         self.reporter = get_reporter()
         tags = flow.tags | tags_ctx.get()
         tag_tuple = tuple(sorted(tags)) if tags else ()
-        name = (render_run_name(flow.flow_run_name, parameters, "flow_run_name")
-                if flow.flow_run_name is not None else generate_flow_run_name())
         state = Pending()
         parent_id = parent.flow_run.id if parent is not None else None
         adopted = adopted_flow_run_ctx.get() if parent is None else None
-        self.flow_run = FlowRun(adopted or str(uuid.uuid4()), name, flow.name, parameters,
+        self.flow_run = FlowRun(adopted or str(uuid.uuid4()), "", flow.name, parameters,
                                 tag_tuple, parent_id, state)
+        name = self.flow_run.name = self._run_name()
         parent_task = task_run_ctx.get()
         self.flow_run.parent_task_run_id = parent_task.task_run.id if parent_task else None
         if parent is not None:
@@ -86,6 +85,20 @@ class FlowRunEngine:
         self.reporter.emit(FlowRunCreated(
             fr.id, flow.name, name, jsonable_parameters(recorded), tag_tuple, parent_id,
             fr.parent_task_run_id, state.timestamp, "PENDING", state.name))
+
+    def _run_name(self) -> str:
+        flow = self.flow
+        if flow.flow_run_name is None:
+            return generate_flow_run_name()
+        if not callable(flow.flow_run_name):
+            return render_run_name(flow.flow_run_name, self.parameters, "flow_run_name")
+        # a callable may read orchestrate_nb.runtime.flow_run (Prefect's idiom)
+        token = flow_run_ctx.set(FlowRunContext(flow, self.flow_run, None,  # type: ignore[arg-type]
+                                                self.reporter, False))
+        try:
+            return render_run_name(flow.flow_run_name, self.parameters, "flow_run_name")
+        finally:
+            flow_run_ctx.reset(token)
 
     def set_state(self, state: State) -> None:
         fr = self.flow_run

@@ -96,9 +96,10 @@ class TaskRunEngine:
         tags = task.tags | tags_ctx.get()
         tag_tuple = tuple(sorted(tags)) if tags else ()
         state = Pending()
-        self.task_run = TaskRun(str(uuid.uuid4()), self._run_name(), task.name, task.task_key,
+        self.task_run = TaskRun(str(uuid.uuid4()), "", task.name, task.task_key,
                                 flow_run_id, tag_tuple, map_index, parameters, state)
         tr = self.task_run
+        tr.name = self._run_name()
         self.reporter.emit(TaskRunCreated(tr.id, flow_run_id, task.name, task.task_key, tr.name,
                                           tag_tuple, map_index, state.timestamp,
                                           "PENDING", state.name))
@@ -115,7 +116,15 @@ class TaskRunEngine:
     def _run_name(self) -> str:
         task = self.task
         if task.task_run_name is not None:
-            return render_run_name(task.task_run_name, self.parameters, "task_run_name")
+            if not callable(task.task_run_name):
+                return render_run_name(task.task_run_name, self.parameters, "task_run_name")
+            # a callable may read orchestrate_nb.runtime.task_run (Prefect's idiom)
+            token = task_run_ctx.set(TaskRunContext(task, self.task_run, False,
+                                                    self.parameters))
+            try:
+                return render_run_name(task.task_run_name, self.parameters, "task_run_name")
+            finally:
+                task_run_ctx.reset(token)
         if self.flow_ctx is not None:
             return self.flow_ctx.next_task_run_name(task.name)
         return f"{task.name}-{uuid.uuid4().hex[:3]}"

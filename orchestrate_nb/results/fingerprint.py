@@ -104,13 +104,20 @@ def fingerprint(value: Any) -> str:
         return _digest(value, normalise=True)
     except (ValueError, RecursionError):
         pass  # a cycle: fast mode and sorting cannot follow it, the memo can
+    except FingerprintError as exc:
+        return _models_as_json(value, exc)
     try:
         return _digest(value, normalise=False)
     except FingerprintError as exc:
-        problem: BaseException = exc
+        return _models_as_json(value, exc)
     except Exception as exc:
-        problem = FingerprintError(_problem(value, exc))
-    try:  # a pydantic model that cannot be pickled is hashed by its JSON dump (Prefect)
+        return _models_as_json(value, FingerprintError(_problem(value, exc)))
+
+
+def _models_as_json(value: Any, problem: FingerprintError) -> str:
+    """A value that cannot be pickled: hashed with its pydantic models as their JSON
+    dumps (as Prefect does), or ``problem`` raised when that does not help either."""
+    try:
         return _digest(value, normalise=False, models_as_json=True)
     except Exception:
         raise problem from None

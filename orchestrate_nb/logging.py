@@ -20,8 +20,8 @@ from orchestrate_nb.engine.logging import (
     LOGGER_NAME,
     TASK_RUNS_LOGGER,
     configure_logging,
+    get_run_logger,
 )
-from orchestrate_nb.engine.logging import get_run_logger
 
 __all__ = ["disable_run_logger", "get_logger", "get_run_logger", "print_as_log"]
 

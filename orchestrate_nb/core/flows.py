@@ -119,8 +119,8 @@ class Flow(Generic[P, R]):
                    "on_failure": self.on_failure_hooks,
                    "on_cancellation": self.on_cancellation_hooks,
                    "on_crashed": self.on_crashed_hooks, "on_running": self.on_running_hooks}
-        copy = Flow(opt.rewrap_method(self.fn, self._method_kind),
-                    **opt.changed(current, changes, f"flow {self.name!r}"))
+        copy: Flow[P, R] = Flow(opt.rewrap_method(self.fn, self._method_kind),
+                                **opt.changed(current, changes, f"flow {self.name!r}"))
         copy._bound = self._bound
         return copy
 

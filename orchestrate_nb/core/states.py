@@ -43,6 +43,7 @@ class State:
     # _run_id: set (only) on the final state of a task run, never in __init__ (zero cost);
     # a flow returning such a state ends in a state of its own, as in Prefect.
     __slots__ = ("type", "name", "message", "timestamp", "data", "details", "_run_id")
+    _run_id: str
 
     def __init__(
         self,

@@ -116,8 +116,8 @@ class Task(Generic[P, R]):
         current = {**self._options, "on_completion": self.on_completion_hooks,
                    "on_failure": self.on_failure_hooks, "on_running": self.on_running_hooks,
                    "on_commit": self.on_commit_hooks, "on_rollback": self.on_rollback_hooks}
-        copy = Task(opt.rewrap_method(self.fn, self._method_kind),
-                    **opt.changed(current, changes, f"task {self.name!r}"))
+        copy: Task[P, R] = Task(opt.rewrap_method(self.fn, self._method_kind),
+                                **opt.changed(current, changes, f"task {self.name!r}"))
         copy._bound = self._bound
         return copy
 

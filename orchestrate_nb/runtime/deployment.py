@@ -13,8 +13,6 @@ from typing import Any, NamedTuple
 from orchestrate_nb.runtime._fields import lookup
 from orchestrate_nb.settings import adopted_flow_run_id
 
-__all__ = ["flow_run_id", "id", "name", "parameters", "version"]
-
 
 class DeploymentRun(NamedTuple):
     deployment_id: str
@@ -81,6 +79,8 @@ def _none() -> None:
 
 FIELDS = {"id": get_id, "name": get_name, "parameters": get_parameters,
           "flow_run_id": get_flow_run_id, "version": _none}
+
+__all__ = sorted(FIELDS)  # each read through __getattr__, when it is read
 
 
 def __getattr__(name: str) -> Any:

@@ -12,10 +12,6 @@ from orchestrate_nb.engine.context import flow_run_ctx, task_run_ctx
 from orchestrate_nb.runtime._fields import lookup
 from orchestrate_nb.settings import adopted_flow_run_id
 
-__all__ = ["api_url", "deployment_id", "flow_name", "flow_version", "id", "job_variables",
-           "name", "parameters", "parent_deployment_id", "parent_flow_run_id",
-           "root_flow_run_id", "run_count", "scheduled_start_time", "tags", "ui_url"]
-
 
 def _run() -> Any:
     ctx = flow_run_ctx.get()
@@ -111,6 +107,8 @@ FIELDS = {
     "deployment_id": get_deployment_id, "parent_deployment_id": _none,
     "api_url": _none, "ui_url": _none, "job_variables": _none,
 }
+
+__all__ = sorted(FIELDS)  # each read through __getattr__, when it is read
 
 
 def __getattr__(name: str) -> Any:

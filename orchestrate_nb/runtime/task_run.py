@@ -8,8 +8,6 @@ from typing import Any
 from orchestrate_nb.engine.context import task_run_ctx
 from orchestrate_nb.runtime._fields import lookup
 
-__all__ = ["api_url", "id", "name", "parameters", "run_count", "tags", "task_name", "ui_url"]
-
 
 def get_id() -> str | None:
     ctx = task_run_ctx.get()
@@ -53,6 +51,8 @@ FIELDS = {
     "parameters": get_parameters, "tags": get_tags, "run_count": get_run_count,
     "api_url": _none, "ui_url": _none,
 }
+
+__all__ = sorted(FIELDS)  # each read through __getattr__, when it is read
 
 
 def __getattr__(name: str) -> Any:

@@ -1,8 +1,7 @@
 # Idiom: typed parameters are validated and coerced; a bad one raises ParameterTypeError.
-from pydantic import BaseModel
-
 from prefect import flow
 from prefect.exceptions import ParameterTypeError
+from pydantic import BaseModel
 
 
 class Config(BaseModel):

@@ -9,7 +9,7 @@ counts = []
 def fetch(url: str) -> str:
     counts.append(task_run.run_count)
     if task_run.run_count < 2:
-        raise IOError("flaky")
+        raise OSError("flaky")
     assert task_run.parameters == {"url": url}
     assert "io" in task_run.tags
     return f"{task_run.task_name}:{task_run.name}"

@@ -1,6 +1,5 @@
 # Idiom: RunInput models for pause_flow_run (defined, pre-filled, validated).
 import pydantic
-
 from prefect.input import RunInput
 
 

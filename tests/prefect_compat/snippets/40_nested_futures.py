@@ -2,9 +2,8 @@
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from prefect import flow, task
+from pydantic import BaseModel, ConfigDict
 
 
 @dataclass

@@ -4,8 +4,7 @@ from prefect import flow, task
 
 @task
 def numbers(n: int):
-    for i in range(n):
-        yield i
+    yield from range(n)
 
 
 @task

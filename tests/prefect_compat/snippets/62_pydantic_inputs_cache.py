@@ -1,10 +1,9 @@
 # Idiom: INPUTS caching with a pydantic model argument (hashed by its JSON when needed).
 import threading
 
-from pydantic import BaseModel, PrivateAttr
-
 from prefect import flow, task
 from prefect.cache_policies import INPUTS
+from pydantic import BaseModel, PrivateAttr
 
 calls = []
 

@@ -1,5 +1,4 @@
 # Idiom: the async names exported at the top level exist and are awaitable.
-import asyncio
 import inspect
 
 from prefect import apause_flow_run, aresume_flow_run

@@ -147,9 +147,7 @@ class Task(Generic[P, R]):
 
     def __call__(self, *args: Any, return_state: bool = False, wait_for: Any = None,
                  **kwargs: Any) -> Any:
-        from orchestrate_nb.engine.task_engine import call_task
-
-        return call_task(self, args, kwargs, return_state=return_state, wait_for=wait_for)
+        return _engine_call_task()(self, args, kwargs, return_state, wait_for)
 
     def submit(self, *args: Any, return_state: bool = False, wait_for: Any = None,
                **kwargs: Any) -> Any:
@@ -184,6 +182,20 @@ class Task(Generic[P, R]):
 
     def __repr__(self) -> str:
         return f"Task(name={self.name!r})"
+
+
+_call_task: Any = None
+
+
+def _engine_call_task() -> Any:
+    """The engine's ``call_task``, imported on the first call (a lazy call stub: defining
+    a task imports nothing above ``core``), then kept, since a task call costs microseconds."""
+    global _call_task
+    if _call_task is None:
+        from orchestrate_nb.engine.task_engine import call_task
+
+        _call_task = call_task
+    return _call_task
 
 
 def _caching_configured(cache_policy: Any, cache_key_fn: Any, persist_result: Any,

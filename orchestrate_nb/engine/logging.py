@@ -21,6 +21,10 @@ FLOW_RUNS_LOGGER = "orchestrate_nb.flow_runs"
 TASK_RUNS_LOGGER = "orchestrate_nb.task_runs"
 
 _configured = False
+# Whether each task run logs Prefect's "Finished in state Completed()" line: DEBUG, decided
+# once when logging is configured (ORCHESTRATE_NB_LOGGING_LEVEL=DEBUG), so that a task run
+# that costs microseconds pays one flag check, not a level lookup, when the line is off.
+state_lines = False
 _config_lock = threading.Lock()
 _print_logger: ContextVar[logging.LoggerAdapter[Any] | None] = ContextVar(
     "orchestrate_nb_print_logger", default=None)
@@ -89,7 +93,7 @@ class RunEventHandler(logging.Handler):
 
 def configure_logging(level: str | None = None) -> None:
     """Attach our handlers once (idempotent); called on the first run."""
-    global _configured
+    global _configured, state_lines
     if _configured:
         return
     with _config_lock:
@@ -107,6 +111,7 @@ def configure_logging(level: str | None = None) -> None:
         root.addHandler(RunEventHandler())
         root.propagate = False
         builtins.print = _print_or_log
+        state_lines = root.isEnabledFor(logging.DEBUG)
         _configured = True
 
 

@@ -10,6 +10,7 @@ from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 
 from orchestrate_nb.core.events import DependencyEdge, StateChanged, TaskRunCreated
+from orchestrate_nb.core.options import call_args
 from orchestrate_nb.core.retries import retry_delay
 from orchestrate_nb.core.states import (
     AwaitingRetry,
@@ -25,9 +26,16 @@ from orchestrate_nb.core.states import (
     TimedOut,
 )
 from orchestrate_nb.engine import inputs
+from orchestrate_nb.engine import logging as _run_logging
 from orchestrate_nb.engine.calls import user_traceback
 from orchestrate_nb.engine.concurrency import Lease, acquire_task_slots, may_be_limited
-from orchestrate_nb.engine.context import FlowRunContext, TaskRunContext, tags_ctx, task_run_ctx
+from orchestrate_nb.engine.context import (
+    FlowRunContext,
+    TaskRunContext,
+    flow_run_ctx,
+    tags_ctx,
+    task_run_ctx,
+)
 from orchestrate_nb.engine.driver import (
     AsyncCaller,
     Blocking,
@@ -43,7 +51,6 @@ from orchestrate_nb.engine.driver import (
 )
 from orchestrate_nb.engine.futures import TaskRunFuture
 from orchestrate_nb.engine.logging import (
-    TASK_RUNS_LOGGER,
     configure_logging,
     reset_print_logger,
     run_logger,
@@ -73,10 +80,6 @@ if TYPE_CHECKING:
     from orchestrate_nb.core.tasks import Task
 
 _hooks_log = logging.getLogger("orchestrate_nb.hooks")
-# Prefect's per-run "Finished in state Completed()" line: DEBUG here, so that the run of a
-# task that costs microseconds does not pay for a log record (ORCHESTRATE_NB_LOGGING_LEVEL=
-# DEBUG shows it); a run that did not complete says so at ERROR.
-_finished_log = logging.getLogger(TASK_RUNS_LOGGER)
 
 
 class TaskRunEngine:
@@ -150,8 +153,6 @@ class TaskRunEngine:
                             f"({blocked.final_state().name}); this task did not run"))
         parameters = {k: inputs.resolve(v, TaskRunFuture.final_state)
                       for k, v in self.parameters.items()}
-        from orchestrate_nb.core.options import call_args
-
         args, kwargs = call_args(self.task.signature, parameters)
         token = task_run_ctx.set(TaskRunContext(self.task, self.task_run, self.log_prints,
                                                 parameters))
@@ -271,7 +272,7 @@ class TaskRunEngine:
         self.set_state(state)
         ctx = self.flow_ctx
         if state.type is StateType.COMPLETED:
-            if _finished_log.isEnabledFor(logging.DEBUG):
+            if _run_logging.state_lines:
                 self.logger().debug("Finished in state %s()", state.name)
             if ctx is not None and inputs.trackable(state.data):
                 ctx.results_by_id[id(state.data)] = (state.data, self.task_run.id)
@@ -309,8 +310,6 @@ class TaskRunEngine:
 
 # -- entry points ------------------------------------------------------------------------
 def _flow_ctx() -> FlowRunContext | None:
-    from orchestrate_nb.engine.context import flow_run_ctx
-
     return flow_run_ctx.get()
 
 

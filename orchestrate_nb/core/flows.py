@@ -196,6 +196,15 @@ class Flow(Generic[P, R]):
 
         return call_flow(self, args, kwargs, return_state=return_state)
 
+    def __getattr__(self, name: str) -> Any:
+        """Only for attributes a flow does not have: Prefect's flow methods we refuse."""
+        if name.startswith("__"):
+            raise AttributeError(name)
+        from orchestrate_nb.compat import FLOW_METHODS_UNSUPPORTED, refuse_method
+
+        raise refuse_method(f"flow {self.__dict__.get('name', '?')!r}", "Flow", name,
+                            FLOW_METHODS_UNSUPPORTED)
+
     def __repr__(self) -> str:
         return f"Flow(name={self.name!r})"
 

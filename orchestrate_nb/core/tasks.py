@@ -180,6 +180,15 @@ class Task(Generic[P, R]):
             return None
         return next(iter(self.signature.parameters), None)
 
+    def __getattr__(self, name: str) -> Any:
+        """Only for attributes a task does not have: Prefect's task methods we refuse."""
+        if name.startswith("__"):
+            raise AttributeError(name)
+        from orchestrate_nb.compat import TASK_METHODS_UNSUPPORTED, refuse_method
+
+        raise refuse_method(f"task {self.__dict__.get('name', '?')!r}", "Task", name,
+                            TASK_METHODS_UNSUPPORTED)
+
     def __repr__(self) -> str:
         return f"Task(name={self.name!r})"
 

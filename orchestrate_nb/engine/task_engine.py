@@ -278,7 +278,9 @@ class TaskRunEngine:
                 ctx.results_by_id[id(state.data)] = (state.data, self.task_run.id)
             self._run_hooks(self.task.on_completion_hooks, state)
         elif state.is_unsuccessful():
-            self.logger().error("Finished in state %s(%r)", state.name, state.message or "")
+            if _run_logging.state_lines:  # (its error was logged already, in one line)
+                self.logger().debug("Finished in state %s(%r)", state.name,
+                                    state.message or "")
             self._run_hooks(self.task.on_failure_hooks, state)
         return state
 

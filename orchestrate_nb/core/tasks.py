@@ -17,8 +17,24 @@ from orchestrate_nb.core.retries import normalise_retry_delays
 P = ParamSpec("P")
 R = TypeVar("R")
 
-NOT_SET: Any = object()  # an option left out (None may be a choice); the cache reads it
-UNBOUND: Any = object()  # a task or flow not reached through an instance or a class
+class _Sentinel:
+    """A marker that stays itself through pickling (a flow deployed by value is pickled
+    with its tasks): it pickles as a reference to its module-level name."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __reduce__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+NOT_SET: Any = _Sentinel("NOT_SET")  # an option left out (None may be a choice); the cache reads it
+UNBOUND: Any = _Sentinel("UNBOUND")  # a task or flow not reached through an instance or class
 
 
 class Task(Generic[P, R]):

@@ -217,3 +217,18 @@ def test_the_finished_in_state_line_shows_at_debug(level, shown, tmp_path):
                                "PYTHONPATH": ":".join(sys.path)})
     assert done.returncode == 0, done.stderr
     assert ("Task run 't-0' - Finished in state Completed()" in done.stderr) is shown
+
+
+def test_a_flow_pickled_by_value_is_still_unbound_and_unconfigured_after_loading(events):
+    import cloudpickle
+
+    @task(persist_result=True)
+    def step(x: int) -> int:
+        return x
+
+    @flow
+    def f(x: int) -> int:
+        return step(x)
+
+    loaded = cloudpickle.loads(cloudpickle.dumps(f))
+    assert loaded(x=4) == 4  # (a copied marker would bind x twice, or refuse the policy)

@@ -28,12 +28,16 @@ _EXPORTS = {
     "deploy_flow": "orchestrate_nb.deploy.deployments",
     "pause_flow_run": "orchestrate_nb.engine.pause",
     "resume_flow_run": "orchestrate_nb.flow_runs",
+    "apause_flow_run": "orchestrate_nb.flow_runs",
+    "aresume_flow_run": "orchestrate_nb.flow_runs",
+    "Transaction": "orchestrate_nb.engine.transactions",
 }
 
 __all__ = [
-    "Flow", "OrchestrateError", "State", "Task", "allow_failure", "as_completed",
-    "deploy_flow", "deploy_notebook", "flow", "get_run_logger", "pause_flow_run",
-    "resume_flow_run", "tags", "task", "unmapped", "wait",
+    "Flow", "OrchestrateError", "State", "Task", "Transaction", "allow_failure",
+    "apause_flow_run", "aresume_flow_run", "as_completed", "deploy_flow", "deploy_notebook",
+    "flow", "get_run_logger", "pause_flow_run", "resume_flow_run", "tags", "task",
+    "unmapped", "wait",
 ]
 
 if TYPE_CHECKING:
@@ -46,8 +50,9 @@ if TYPE_CHECKING:
     from orchestrate_nb.engine.inputs import allow_failure, unmapped
     from orchestrate_nb.engine.logging import get_run_logger
     from orchestrate_nb.engine.pause import pause_flow_run
+    from orchestrate_nb.engine.transactions import Transaction
     from orchestrate_nb.errors import OrchestrateError
-    from orchestrate_nb.flow_runs import resume_flow_run
+    from orchestrate_nb.flow_runs import apause_flow_run, aresume_flow_run, resume_flow_run
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
@@ -71,6 +76,10 @@ def unload_ipython_extension(ipython: Any) -> None:
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
+        from orchestrate_nb.compat import TOP_LEVEL_UNSUPPORTED, unsupported
+
+        if name in TOP_LEVEL_UNSUPPORTED:  # Prefect names we refuse: one line naming them
+            raise unsupported(f"orchestrate_nb.{name}", TOP_LEVEL_UNSUPPORTED[name])
         raise AttributeError(f"module 'orchestrate_nb' has no attribute {name!r}")
     value = getattr(import_module(module), name)
     globals()[name] = value

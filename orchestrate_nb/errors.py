@@ -39,6 +39,30 @@ class CancelledRun(OrchestrateError):
     """A run was cancelled."""
 
 
+class FailedRun(OrchestrateError):
+    """A run failed without an exception of its own (Prefect's name)."""
+
+
+class CrashedRun(OrchestrateError):
+    """A run crashed: it was interrupted from outside the user's code (Prefect's name)."""
+
+
+class PausedRun(OrchestrateError):
+    """A paused run has no result yet (Prefect's name)."""
+
+
+class MissingResult(OrchestrateError):
+    """A state's result is not available (Prefect's name)."""
+
+
+class MissingContextError(OrchestrateError, RuntimeError):
+    """A run context was asked for outside any flow or task run (Prefect's name)."""
+
+
+class UnsupportedFeature(OrchestrateError, NotImplementedError):
+    """A Prefect feature orchestrate_nb does not provide; the message names it."""
+
+
 class StoreError(OrchestrateError):
     """The run store could not be opened or written."""
 

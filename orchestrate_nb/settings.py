@@ -102,3 +102,11 @@ def base_url() -> str | None:
     """JupyterLab's base URL (e.g. ``http://127.0.0.1:8888/lab``), for links in alerts."""
     url = os.environ.get(BASE_URL_ENV, "").strip().rstrip("/")
     return url or None
+
+
+def runtime_override(module: str, attribute: str) -> str | None:
+    """An environment variable that sets an ``orchestrate_nb.runtime`` attribute (tests):
+    ``ORCHESTRATE_NB__RUNTIME__FLOW_RUN__ID``, or Prefect's ``PREFECT__RUNTIME__...``."""
+    suffix = f"__RUNTIME__{module.upper()}__{attribute.upper()}"
+    value = os.environ.get(f"ORCHESTRATE_NB{suffix}")
+    return value if value is not None else os.environ.get(f"PREFECT{suffix}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy as _copy
 import functools
 import inspect
 from collections.abc import Callable, Iterable, Mapping
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from typing_extensions import ParamSpec
 
 from orchestrate_nb.core import options as opt
+from orchestrate_nb.core.tasks import UNBOUND
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -48,8 +50,10 @@ class Flow(Generic[P, R]):
         # The constructor's arguments, as given: with_options starts from them, so every
         # option a constructor takes survives a copy (the signature is the one list).
         self._options = opt.options_of(locals())
+        fn, self._method_kind = opt.unwrap_method(fn)
         opt.check_callable(fn, "flow")
         self.fn = fn
+        self._bound: Any = UNBOUND  # the instance (or class) a method is called on
         self.name: str = name or getattr(fn, "__name__", type(fn).__name__).replace("_", "-")
         owner = f"flow {self.name!r}"
         self.version = version
@@ -93,6 +97,8 @@ class Flow(Generic[P, R]):
         return self._task_runner
 
     def bind_parameters(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        if self._bound is not UNBOUND:
+            args = (self._bound, *args)
         return opt.bind(self.signature, self._fast_names, self._defaults, args, kwargs,
                         f"flow {self.name!r}")
 
@@ -113,7 +119,58 @@ class Flow(Generic[P, R]):
                    "on_failure": self.on_failure_hooks,
                    "on_cancellation": self.on_cancellation_hooks,
                    "on_crashed": self.on_crashed_hooks, "on_running": self.on_running_hooks}
-        return Flow(self.fn, **opt.changed(current, changes, f"flow {self.name!r}"))
+        copy: Flow[P, R] = Flow(opt.rewrap_method(self.fn, self._method_kind),
+                                **opt.changed(current, changes, f"flow {self.name!r}"))
+        copy._bound = self._bound
+        return copy
+
+    # -- hooks as decorators (``@my_flow.on_failure``), as in Prefect ---------------------
+    def on_completion(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        self.on_completion_hooks.append(opt.check_hook(fn, "on_completion", self.name))
+        return fn
+
+    def on_failure(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        self.on_failure_hooks.append(opt.check_hook(fn, "on_failure", self.name))
+        return fn
+
+    def on_cancellation(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        self.on_cancellation_hooks.append(opt.check_hook(fn, "on_cancellation", self.name))
+        return fn
+
+    def on_crashed(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        self.on_crashed_hooks.append(opt.check_hook(fn, "on_crashed", self.name))
+        return fn
+
+    def on_running(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        self.on_running_hooks.append(opt.check_hook(fn, "on_running", self.name))
+        return fn
+
+    def __get__(self, instance: Any, owner: Any) -> Any:
+        """``@flow`` on a method: reached through an instance (or, for a classmethod, the
+        class) it is a copy of this flow bound to it, as in Prefect."""
+        bound = opt.bound_to(self._method_kind, instance, owner)
+        if bound is UNBOUND:
+            return self
+        copy = _copy.copy(self)
+        copy._bound = bound
+        return copy
+
+    @property
+    def bound_parameter(self) -> str | None:
+        """The name of the parameter a bound method's instance (or class) fills; it is
+        not recorded with the run's parameters."""
+        if self._bound is UNBOUND:
+            return None
+        return next(iter(self.signature.parameters), None)
+
+    def visualize(self, *args: Any, **kwargs: Any) -> Any:
+        """Draw this flow's task graph without running its tasks (Prefect's
+        ``Flow.visualize``): the flow's body runs with every task call replaced by a
+        placeholder, and the calls and the values passed between them are drawn as an
+        SVG (shown inline in a notebook; returned as an object with ``.svg``)."""
+        from orchestrate_nb.notebook.graph.visualize import visualize_flow
+
+        return visualize_flow(self, args, kwargs)
 
     def serve(self, name: str | None = None, *, cron: str | None = None,
               interval: float | dt.timedelta | None = None, rrule: str | None = None,
@@ -138,6 +195,15 @@ class Flow(Generic[P, R]):
         from orchestrate_nb.engine.flow_engine import call_flow
 
         return call_flow(self, args, kwargs, return_state=return_state)
+
+    def __getattr__(self, name: str) -> Any:
+        """Only for attributes a flow does not have: Prefect's flow methods we refuse."""
+        if name.startswith("__"):
+            raise AttributeError(name)
+        from orchestrate_nb.compat import FLOW_METHODS_UNSUPPORTED, refuse_method
+
+        raise refuse_method(f"flow {self.__dict__.get('name', '?')!r}", "Flow", name,
+                            FLOW_METHODS_UNSUPPORTED)
 
     def __repr__(self) -> str:
         return f"Flow(name={self.name!r})"

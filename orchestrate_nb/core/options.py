@@ -123,3 +123,40 @@ def defaults_of(sig: inspect.Signature) -> dict[str, Any]:
 def is_async_fn(fn: Callable[..., Any]) -> bool:
     """``async def`` (or an async generator): such tasks and flows are awaited."""
     return inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
+
+
+def check_hook(hook: Any, kind: str, name: str) -> Callable[..., Any]:
+    """A hook added with a decorator (``@my_flow.on_failure``)."""
+    if not callable(hook):
+        raise TypeError(f"{name!r}: @{kind} must decorate a function, got {hook!r}")
+    return hook  # type: ignore[no-any-return]
+
+
+def unwrap_method(fn: Any) -> tuple[Any, str | None]:
+    """``@flow``/``@task`` above ``@classmethod`` or ``@staticmethod`` (Prefect 3): the
+    function inside, and which kind of method it was."""
+    if isinstance(fn, classmethod):
+        return fn.__func__, "classmethod"
+    if isinstance(fn, staticmethod):
+        return fn.__func__, "staticmethod"
+    return fn, None
+
+
+def rewrap_method(fn: Any, kind: str | None) -> Any:
+    if kind == "classmethod":
+        return classmethod(fn)
+    if kind == "staticmethod":
+        return staticmethod(fn)
+    return fn
+
+
+def bound_to(kind: str | None, instance: Any, owner: Any) -> Any:
+    """What a task or flow reached as an attribute is bound to: the class of a
+    classmethod, the instance of a plain method, nothing for a staticmethod."""
+    from orchestrate_nb.core.tasks import UNBOUND
+
+    if kind == "classmethod":
+        return owner
+    if kind is None and instance is not None:
+        return instance
+    return UNBOUND

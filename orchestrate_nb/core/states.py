@@ -40,7 +40,10 @@ class State:
     ``data`` holds the return value of a completed run or the exception of a failed one.
     """
 
-    __slots__ = ("type", "name", "message", "timestamp", "data", "details")
+    # _run_id: set (only) on the final state of a task run, never in __init__ (zero cost);
+    # a flow returning such a state ends in a state of its own, as in Prefect.
+    __slots__ = ("type", "name", "message", "timestamp", "data", "details", "_run_id")
+    _run_id: str
 
     def __init__(
         self,
@@ -103,6 +106,10 @@ class State:
                 raise exc
             return exc
         if self.type is not StateType.COMPLETED:
+            if self.type is StateType.PAUSED:
+                from orchestrate_nb.errors import PausedRun
+
+                raise PausedRun("Run is paused, its result is not available.")
             raise UnfinishedRun(f"run is {self.name}, it has no result yet")
         return self.data
 
@@ -125,12 +132,15 @@ class State:
 
 
 def _exception_for(state: State) -> BaseException:
-    from orchestrate_nb.errors import CancelledRun, OrchestrateError
+    """The exception a state without one of its own raises (Prefect's classes)."""
+    from orchestrate_nb.errors import CancelledRun, CrashedRun, FailedRun
 
     message = state.message or f"run ended {state.name}"
     if state.type is StateType.CANCELLED:
         return CancelledRun(message)
-    return OrchestrateError(message)
+    if state.type is StateType.CRASHED:
+        return CrashedRun(message)
+    return FailedRun(message)
 
 
 def _make(type_: StateType, default_name: str | None = None):  # type: ignore[no-untyped-def]

@@ -344,8 +344,9 @@ async def acquire_async(request: SlotRequest, subject: str = "limit") -> Lease |
 
 def _acquired(request: SlotRequest, store: SlotStore, outcome: Acquisition) -> Lease | None:
     if outcome.missing and request.warn_missing:
-        _log.warning("no concurrency limit named %s; running without it (strict=False)",
-                     ", ".join(repr(name) for name in outcome.missing))
+        _log.warning("Concurrency limits %s do not exist - skipping acquisition (create "
+                     "one with `orchestrate-nb concurrency-limit create NAME N`; strict=True "
+                     "makes this an error)", ", ".join(repr(name) for name in outcome.missing))
     if request.rate_limit or not outcome.slot_ids:  # a rate limit's slots decay by themselves
         return None
     return _PROCESS.hold(store, outcome.slot_ids)

@@ -19,7 +19,7 @@ class FlowRunContext:
     """What a running flow shares with the tasks it calls."""
 
     __slots__ = ("flow", "flow_run", "task_runner", "reporter", "futures", "name_counts",
-                 "results_by_id", "observed_failures", "log_prints", "lock")
+                 "results_by_id", "observed_failures", "log_prints", "lock", "tracer")
 
     def __init__(self, flow: Any, flow_run: FlowRun, task_runner: TaskRunner,
                  reporter: RunReporter, log_prints: bool) -> None:
@@ -36,6 +36,20 @@ class FlowRunContext:
         self.observed_failures: list[str] = []
         self.log_prints = log_prints
         self.lock = threading.Lock()
+        self.tracer: Any = None  # Flow.visualize(): task calls are recorded, not run
+
+    @classmethod
+    def get(cls) -> FlowRunContext | None:
+        """The current flow run's context, or None (Prefect's ``FlowRunContext.get()``)."""
+        return flow_run_ctx.get()
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return self.flow_run.parameters
+
+    @property
+    def task_run_futures(self) -> list[TaskRunFuture]:
+        return self.futures
 
     def next_task_run_name(self, task_name: str) -> str:
         with self.lock:
@@ -45,12 +59,22 @@ class FlowRunContext:
 
 
 class TaskRunContext:
-    __slots__ = ("task", "task_run", "log_prints")
+    """What a running task run knows of itself (Prefect's ``TaskRunContext``: the first
+    argument of a ``cache_key_fn``)."""
 
-    def __init__(self, task: Any, task_run: TaskRun, log_prints: bool) -> None:
+    __slots__ = ("task", "task_run", "log_prints", "parameters")
+
+    def __init__(self, task: Any, task_run: TaskRun, log_prints: bool,
+                 parameters: dict[str, Any] | None = None) -> None:
         self.task = task
         self.task_run = task_run
         self.log_prints = log_prints
+        self.parameters = parameters if parameters is not None else task_run.parameters
+
+    @classmethod
+    def get(cls) -> TaskRunContext | None:
+        """The current task run's context, or None (Prefect's ``TaskRunContext.get()``)."""
+        return task_run_ctx.get()
 
 
 flow_run_ctx: ContextVar[FlowRunContext | None] = ContextVar("orchestrate_nb_flow_run", default=None)
@@ -74,10 +98,11 @@ def tags(*names: str) -> Iterator[frozenset[str]]:
 
 
 def get_run_context() -> TaskRunContext | FlowRunContext:
-    """The innermost run context; raises outside any run."""
-    from orchestrate_nb.errors import OrchestrateError
+    """The innermost run context; raises ``MissingContextError`` outside any run."""
+    from orchestrate_nb.errors import MissingContextError
 
     ctx: TaskRunContext | FlowRunContext | None = task_run_ctx.get() or flow_run_ctx.get()
     if ctx is None:
-        raise OrchestrateError("no flow or task run is active here")
+        raise MissingContextError("No run context available. You are not in a flow or "
+                                  "task run context.")
     return ctx

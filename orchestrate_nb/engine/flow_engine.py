@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 
 from orchestrate_nb.core.events import FlowRunCreated, StateChanged
@@ -60,15 +61,16 @@ class FlowRunEngine:
         self.reporter = get_reporter()
         tags = flow.tags | tags_ctx.get()
         tag_tuple = tuple(sorted(tags)) if tags else ()
-        name = (render_run_name(flow.flow_run_name, parameters, "flow_run_name")
-                if flow.flow_run_name is not None else generate_flow_run_name())
         state = Pending()
         parent_id = parent.flow_run.id if parent is not None else None
         adopted = adopted_flow_run_ctx.get() if parent is None else None
-        self.flow_run = FlowRun(adopted or str(uuid.uuid4()), name, flow.name, parameters,
+        self.flow_run = FlowRun(adopted or str(uuid.uuid4()), "", flow.name, parameters,
                                 tag_tuple, parent_id, state)
+        name = self.flow_run.name = self._run_name()
         parent_task = task_run_ctx.get()
         self.flow_run.parent_task_run_id = parent_task.task_run.id if parent_task else None
+        if parent is not None:
+            self.flow_run.root_flow_run_id = parent.flow_run.root_flow_run_id or parent_id
         log_prints = flow.log_prints
         if log_prints is None:
             log_prints = parent.log_prints if parent is not None else False
@@ -77,9 +79,26 @@ class FlowRunEngine:
         if adopted is not None:  # the run exists: its state changes become updates
             adopted_flow_run_ctx.set(None)  # adopted once: a second flow gets its own run
             return
+        recorded = parameters
+        if flow.bound_parameter is not None:  # a method's instance is not a parameter
+            recorded = {k: v for k, v in parameters.items() if k != flow.bound_parameter}
         self.reporter.emit(FlowRunCreated(
-            fr.id, flow.name, name, jsonable_parameters(parameters), tag_tuple, parent_id,
+            fr.id, flow.name, name, jsonable_parameters(recorded), tag_tuple, parent_id,
             fr.parent_task_run_id, state.timestamp, "PENDING", state.name))
+
+    def _run_name(self) -> str:
+        flow = self.flow
+        if flow.flow_run_name is None:
+            return generate_flow_run_name()
+        if not callable(flow.flow_run_name):
+            return render_run_name(flow.flow_run_name, self.parameters, "flow_run_name")
+        # a callable may read orchestrate_nb.runtime.flow_run (Prefect's idiom)
+        token = flow_run_ctx.set(FlowRunContext(flow, self.flow_run, None,  # type: ignore[arg-type]
+                                                self.reporter, False))
+        try:
+            return render_run_name(flow.flow_run_name, self.parameters, "flow_run_name")
+        finally:
+            flow_run_ctx.reset(token)
 
     def set_state(self, state: State) -> None:
         fr = self.flow_run
@@ -196,18 +215,43 @@ def _wait_for_all(ctx: FlowRunContext) -> Machine:
 
 
 def _returned_state(value: Any) -> State | None:
-    if isinstance(value, State):
+    """Prefect's rules for what a flow returns: a state it made itself is its final state;
+    a task run's state or future (or a list of them) gives a state of the flow's own,
+    Completed only if they all completed, whose result is the returned state(s)."""
+    if type(value) is GeneratorType:  # Prefect keeps what a returned generator yields
+        return Completed(data=list(value))
+    if isinstance(value, State) and getattr(value, "_run_id", None) is None:
         return value
-    if isinstance(value, TaskRunFuture):
-        return value.state
-    if isinstance(value, (list, tuple)) and value and all(
+    if isinstance(value, (State, TaskRunFuture)):
+        return _from_states([value], value)
+    if isinstance(value, (list, tuple, set)) and value and all(
             isinstance(v, (State, TaskRunFuture)) for v in value):
-        states = [v.state if isinstance(v, TaskRunFuture) else v for v in value]
-        bad = [s for s in states if s.is_unsuccessful()]
-        if bad:
-            return Failed(data=bad[0].data, message=f"{len(bad)}/{len(states)} states failed")
-        return Completed(data=value)
+        return _from_states(list(value), value)
     return None
+
+
+def _from_states(values: list[Any], returned: Any) -> State:
+    states = [v.state if isinstance(v, TaskRunFuture) else v for v in values]
+    if isinstance(returned, TaskRunFuture):
+        returned = states[0]
+    elif any(isinstance(v, TaskRunFuture) for v in values):
+        returned = type(returned)(states) if not isinstance(returned, set) else states
+    total = len(states)
+    if all(s.is_completed() for s in states):
+        return Completed(data=returned, message="All states completed.")
+    cancelled = [s for s in states if s.is_cancelled()]
+    if cancelled:
+        return Cancelled(data=_exception_of(cancelled[0]),
+                         message=f"{len(cancelled)}/{total} states cancelled.")
+    bad = [s for s in states if s.is_unsuccessful()]
+    if bad:
+        return Failed(data=_exception_of(bad[0]), message=f"{len(bad)}/{total} states failed.")
+    not_final = sum(1 for s in states if not s.is_final())
+    return Failed(message=f"{not_final}/{total} states are not final.")
+
+
+def _exception_of(state: State) -> BaseException:
+    return state.result(raise_on_failure=False)  # type: ignore[no-any-return]
 
 
 # -- entry point -------------------------------------------------------------------------
@@ -215,6 +259,9 @@ def call_flow(flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any
               return_state: bool) -> Any:
     configure_logging()
     parameters = flow.validate_parameters(flow.bind_parameters(args, kwargs))
+    outer = flow_run_ctx.get()
+    if outer is not None and outer.tracer is not None:  # a subflow in Flow.visualize()
+        return outer.tracer.call(flow.name, parameters)
     if flow.isasync:
         return _call_flow_async(flow, parameters, return_state)
     parent = flow_run_ctx.get()

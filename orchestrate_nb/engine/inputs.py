@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -98,6 +100,21 @@ def _collect(value: Any, name: str, up: Upstream,
         for item in value.values():
             if type(item) not in _ATOMIC:
                 _collect(item, name, up, results_by_id, allowed)
+    else:
+        for field in _fields_of(cls):
+            item = getattr(value, field, None)
+            if type(item) not in _ATOMIC:
+                _collect(item, name, up, results_by_id, allowed)
+
+
+# Wrappers whose ``value`` is passed as it is, never looked into (Prefect's quote/opaque,
+# defined in orchestrate_nb.utilities.annotations and registered here on import).
+_OPAQUE: set[type] = set()
+
+
+def register_opaque(cls: type) -> None:
+    _OPAQUE.add(cls)
+    _FIELDS[cls] = ()  # never walked: the wrapper's class is known to have no fields
 
 
 def failed_upstream(up: Upstream) -> TaskRunFuture | None:
@@ -129,7 +146,50 @@ def resolve(value: Any, state_of: Callable[[TaskRunFuture], State]) -> Any:
         if all(resolved[k] is v for k, v in value.items()):
             return value
         return resolved
+    fields = _fields_of(cls)
+    if fields:
+        return _resolve_fields(value, fields, state_of)
+    if cls in _OPAQUE:
+        return value.value
     return value
+
+
+# -- dataclasses and pydantic models: futures inside their fields count too (Prefect) -------
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _fields_of(cls: type) -> tuple[str, ...]:
+    """The fields of a dataclass or a pydantic model class (empty for other classes)."""
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        dataclass_fields = getattr(cls, "__dataclass_fields__", None)
+        model_fields = getattr(cls, "__pydantic_fields__", None)
+        if isinstance(dataclass_fields, dict):
+            fields = tuple(f.name for f in dataclasses.fields(cls))
+        elif isinstance(model_fields, dict):
+            fields = tuple(model_fields)
+        else:
+            fields = ()
+        _FIELDS[cls] = fields
+    return fields
+
+
+def _resolve_fields(value: Any, fields: tuple[str, ...],
+                    state_of: Callable[[TaskRunFuture], State]) -> Any:
+    changed = {}
+    for field in fields:
+        item = getattr(value, field, None)
+        new = resolve(item, state_of)
+        if new is not item:
+            changed[field] = new
+    if not changed:
+        return value
+    if hasattr(value, "model_copy"):  # pydantic: a copy with the values, not revalidated
+        return value.model_copy(update=changed)
+    copied = copy.copy(value)
+    for field, new in changed.items():
+        object.__setattr__(copied, field, new)  # (frozen dataclasses too)
+    return copied
 
 
 def trackable(value: Any) -> bool:

@@ -49,6 +49,11 @@ def map_task(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     from orchestrate_nb.engine.task_engine import flow_ctx_or_raise, submit_parameters
 
     parameters = task.bind_parameters(args, kwargs)
+    from orchestrate_nb.engine.visualize import tracer
+
+    trace = tracer()
+    if trace is not None:  # Flow.visualize(): record, don't run
+        return trace.map(task, parameters, wait_for)
     iterables = {name: it for name, value in parameters.items()
                  if (it := _iterable_of(value)) is not None}
     if not iterables:

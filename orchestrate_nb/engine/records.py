@@ -37,7 +37,8 @@ class TaskRun:
 class FlowRun:
     __slots__ = (
         "id", "name", "flow_name", "parameters", "tags", "parent_flow_run_id",
-        "parent_task_run_id", "run_count", "state", "start_time", "end_time",
+        "parent_task_run_id", "root_flow_run_id", "run_count", "state", "start_time",
+        "end_time",
     )
 
     def __init__(self, id: str, name: str, flow_name: str, parameters: dict[str, Any],
@@ -49,6 +50,7 @@ class FlowRun:
         self.tags = tags
         self.parent_flow_run_id = parent_flow_run_id
         self.parent_task_run_id: str | None = None
+        self.root_flow_run_id: str | None = None  # set by the engine for a subflow's run
         self.run_count = 0
         self.state = state
         self.start_time: _dt.datetime | None = None

@@ -6,9 +6,11 @@ import functools
 import logging
 import uuid
 from collections.abc import Sequence
+from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 
 from orchestrate_nb.core.events import DependencyEdge, StateChanged, TaskRunCreated
+from orchestrate_nb.core.options import call_args
 from orchestrate_nb.core.retries import retry_delay
 from orchestrate_nb.core.states import (
     AwaitingRetry,
@@ -24,9 +26,16 @@ from orchestrate_nb.core.states import (
     TimedOut,
 )
 from orchestrate_nb.engine import inputs
+from orchestrate_nb.engine import logging as _run_logging
 from orchestrate_nb.engine.calls import user_traceback
 from orchestrate_nb.engine.concurrency import Lease, acquire_task_slots, may_be_limited
-from orchestrate_nb.engine.context import FlowRunContext, TaskRunContext, tags_ctx, task_run_ctx
+from orchestrate_nb.engine.context import (
+    FlowRunContext,
+    TaskRunContext,
+    flow_run_ctx,
+    tags_ctx,
+    task_run_ctx,
+)
 from orchestrate_nb.engine.driver import (
     AsyncCaller,
     Blocking,
@@ -50,6 +59,7 @@ from orchestrate_nb.engine.logging import (
 from orchestrate_nb.engine.names import render_run_name
 from orchestrate_nb.engine.records import TaskRun, enter_state
 from orchestrate_nb.engine.reporting import get_reporter
+from orchestrate_nb.engine.transactions import current_transaction, stage_task_run
 from orchestrate_nb.errors import TaskRunTimeoutError
 
 
@@ -89,9 +99,10 @@ class TaskRunEngine:
         tags = task.tags | tags_ctx.get()
         tag_tuple = tuple(sorted(tags)) if tags else ()
         state = Pending()
-        self.task_run = TaskRun(str(uuid.uuid4()), self._run_name(), task.name, task.task_key,
+        self.task_run = TaskRun(str(uuid.uuid4()), "", task.name, task.task_key,
                                 flow_run_id, tag_tuple, map_index, parameters, state)
         tr = self.task_run
+        tr.name = self._run_name()
         self.reporter.emit(TaskRunCreated(tr.id, flow_run_id, task.name, task.task_key, tr.name,
                                           tag_tuple, map_index, state.timestamp,
                                           "PENDING", state.name))
@@ -108,7 +119,15 @@ class TaskRunEngine:
     def _run_name(self) -> str:
         task = self.task
         if task.task_run_name is not None:
-            return render_run_name(task.task_run_name, self.parameters, "task_run_name")
+            if not callable(task.task_run_name):
+                return render_run_name(task.task_run_name, self.parameters, "task_run_name")
+            # a callable may read orchestrate_nb.runtime.task_run (Prefect's idiom)
+            token = task_run_ctx.set(TaskRunContext(task, self.task_run, False,
+                                                    self.parameters))
+            try:
+                return render_run_name(task.task_run_name, self.parameters, "task_run_name")
+            finally:
+                task_run_ctx.reset(token)
         if self.flow_ctx is not None:
             return self.flow_ctx.next_task_run_name(task.name)
         return f"{task.name}-{uuid.uuid4().hex[:3]}"
@@ -134,11 +153,15 @@ class TaskRunEngine:
                             f"({blocked.final_state().name}); this task did not run"))
         parameters = {k: inputs.resolve(v, TaskRunFuture.final_state)
                       for k, v in self.parameters.items()}
-        from orchestrate_nb.core.options import call_args
-
         args, kwargs = call_args(self.task.signature, parameters)
-        token = task_run_ctx.set(TaskRunContext(self.task, self.task_run, self.log_prints))
-        print_token = set_print_logger(self.logger()) if self.log_prints else None
+        token = task_run_ctx.set(TaskRunContext(self.task, self.task_run, self.log_prints,
+                                                parameters))
+        if self.log_prints:
+            print_token = set_print_logger(self.logger())
+        elif self.task.log_prints is False:  # the task's own False wins over its flow's True
+            print_token = set_print_logger(None)
+        else:
+            print_token = None
         try:
             state = yield from self._attempts(args, kwargs, parameters)
         finally:
@@ -178,13 +201,20 @@ class TaskRunEngine:
         attempt = 0
         while True:
             self.set_state(Running() if attempt == 0 else Retrying())
+            if task.on_running_hooks:
+                self._run_hooks(task.on_running_hooks, self.task_run.state)
             ok, value = yield Call(task.fn, args, kwargs, task.timeout_seconds, self._timeout_exc)
             if ok:
+                if type(value) is GeneratorType:  # Prefect keeps what a returned generator yields
+                    value = list(value)
                 if isinstance(value, State):
                     return self._finish(value)
-                if cache is not None and not cache.reason:
-                    yield Blocking(functools.partial(cache.save, value))
-                return self._finish(Completed(data=value))
+                txn = current_transaction.get()
+                if txn is None and not task.on_commit_hooks and not task.on_rollback_hooks:
+                    if cache is not None and not cache.reason:
+                        yield Blocking(functools.partial(cache.save, value))
+                    return self._finish(Completed(data=value))
+                return (yield from self._finish_in_transaction(txn, value, cache))
             if not isinstance(value, Exception):
                 self._finish(Crashed(data=value, message=f"Execution was interrupted: "
                                                        f"{type(value).__name__}"))
@@ -204,6 +234,16 @@ class TaskRunEngine:
                                 " - Retries are exhausted" if task.retries else "",
                                 exc_info=(type(value), value, user_traceback(value)))
             return self._finish(failed)
+
+    def _finish_in_transaction(self, txn: Any, value: Any, cache: Any) -> Machine:
+        """Complete inside a transaction: the cache record is written, and the commit
+        hooks run, when the transaction commits (at once when none is open)."""
+        state = self._finish(Completed(data=value))
+        cached = cache is not None and not cache.reason
+        save = functools.partial(cache.save, value) if cached else None
+        yield Blocking(functools.partial(stage_task_run, txn, self, value,
+                                         cache.key if cached else None, save))
+        return state
 
     def _timeout_exc(self) -> BaseException:
         return TaskRunTimeoutError(
@@ -228,13 +268,19 @@ class TaskRunEngine:
             return False
 
     def _finish(self, state: State) -> State:
+        state._run_id = self.task_run.id  # a task run's state (a flow returning it: Prefect)
         self.set_state(state)
         ctx = self.flow_ctx
         if state.type is StateType.COMPLETED:
+            if _run_logging.state_lines:
+                self.logger().debug("Finished in state %s()", state.name)
             if ctx is not None and inputs.trackable(state.data):
                 ctx.results_by_id[id(state.data)] = (state.data, self.task_run.id)
             self._run_hooks(self.task.on_completion_hooks, state)
         elif state.is_unsuccessful():
+            if _run_logging.state_lines:  # (its error was logged already, in one line)
+                self.logger().debug("Finished in state %s(%r)", state.name,
+                                    state.message or "")
             self._run_hooks(self.task.on_failure_hooks, state)
         return state
 
@@ -266,8 +312,6 @@ class TaskRunEngine:
 
 # -- entry points ------------------------------------------------------------------------
 def _flow_ctx() -> FlowRunContext | None:
-    from orchestrate_nb.engine.context import flow_run_ctx
-
     return flow_run_ctx.get()
 
 
@@ -277,6 +321,8 @@ def call_task(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any
     configure_logging()
     parameters = task.bind_parameters(args, kwargs)
     ctx = _flow_ctx()
+    if ctx is not None and ctx.tracer is not None:  # Flow.visualize(): record, don't run
+        return ctx.tracer.call(task.name, parameters, wait_for, task.viz_return_value)
     engine = TaskRunEngine(task, parameters, wait_for, ctx)
     if task.isasync and not _in_sync_run(ctx):
         return _call_task_async(engine, return_state)
@@ -316,6 +362,9 @@ def submit_task(task: Task[Any, Any], args: tuple[Any, ...], kwargs: dict[str, A
                 return_state: bool, wait_for: Any, map_index: int = -1) -> Any:
     """``my_task.submit(...)``: run in the flow's task runner; return a future."""
     ctx = flow_ctx_or_raise(task)
+    if ctx.tracer is not None:  # Flow.visualize(): record, don't run
+        return ctx.tracer.call(task.name, task.bind_parameters(args, kwargs), wait_for,
+                               task.viz_return_value)
     configure_logging()
     future = submit_parameters(ctx, task, task.bind_parameters(args, kwargs), wait_for, map_index)
     if return_state:

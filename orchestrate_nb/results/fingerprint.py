@@ -51,10 +51,11 @@ _BUFFER_MODULES = ("numpy", "pandas", "polars")
 
 
 class _FingerprintPickler(pickle.Pickler):
-    def __init__(self, sink: Any, normalise: bool) -> None:
+    def __init__(self, sink: Any, normalise: bool, models_as_json: bool = False) -> None:
         super().__init__(sink, protocol=5)
         self.fast = normalise  # no memo: identical-but-distinct objects pickle the same
         self.normalise = normalise
+        self.models_as_json = models_as_json
         self.functions_seen: set[int] = set()
 
     def persistent_id(self, obj: Any) -> Any:
@@ -75,6 +76,9 @@ class _FingerprintPickler(pickle.Pickler):
             return NotImplemented if token is None else (_Token, token)
         if kind is types.FunctionType:
             return (_Token, self._function_token(obj))
+        if self.models_as_json and hasattr(kind, "__pydantic_fields__") and hasattr(
+                obj, "model_dump_json"):  # (Prefect hashes a model by its JSON too)
+            return (_Token, ("pydantic", kind.__qualname__, obj.model_dump_json()))
         if kind is types.ModuleType:
             return (_Token, ("module", obj.__name__, str(getattr(obj, "__version__", ""))))
         if isinstance(obj, type) and obj is not _Token and _defined_dynamically(obj):
@@ -100,12 +104,23 @@ def fingerprint(value: Any) -> str:
         return _digest(value, normalise=True)
     except (ValueError, RecursionError):
         pass  # a cycle: fast mode and sorting cannot follow it, the memo can
+    except FingerprintError as exc:
+        return _models_as_json(value, exc)
     try:
         return _digest(value, normalise=False)
-    except FingerprintError:
-        raise
+    except FingerprintError as exc:
+        return _models_as_json(value, exc)
     except Exception as exc:
-        raise FingerprintError(_problem(value, exc)) from None
+        return _models_as_json(value, FingerprintError(_problem(value, exc)))
+
+
+def _models_as_json(value: Any, problem: FingerprintError) -> str:
+    """A value that cannot be pickled: hashed with its pydantic models as their JSON
+    dumps (as Prefect does), or ``problem`` raised when that does not help either."""
+    try:
+        return _digest(value, normalise=False, models_as_json=True)
+    except Exception:
+        raise problem from None
 
 
 _ATOMS = frozenset({int, float, str, bytes, bool, type(None)})
@@ -127,11 +142,11 @@ def _plain_text(value: Any) -> str | None:
     return "plain:" + ascii(sorted(value.items()))
 
 
-def _digest(value: Any, normalise: bool) -> str:
+def _digest(value: Any, normalise: bool, models_as_json: bool = False) -> str:
     digest = xxhash.xxh3_128()
     sink = types.SimpleNamespace(write=digest.update)
     try:
-        _FingerprintPickler(sink, normalise).dump(value)
+        _FingerprintPickler(sink, normalise, models_as_json).dump(value)
     except (ValueError, RecursionError, FingerprintError):
         raise
     except Exception as exc:

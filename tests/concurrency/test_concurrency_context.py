@@ -159,23 +159,24 @@ def test_max_retries_bounds_the_attempts_like_prefect(limits):
         pass
 
 
-def test_a_name_without_a_limit_is_an_error_that_says_how_to_create_it(limits):
-    with pytest.raises(ConcurrencyLimitNotFound) as raised, concurrency("nope"):
+def test_a_name_without_a_limit_is_an_error_that_says_how_to_create_it_when_strict(limits):
+    with pytest.raises(ConcurrencyLimitNotFound) as raised, concurrency("nope", strict=True):
         pass
     assert str(raised.value) == ("no concurrency limit named 'nope'; create it with: "
                                  "orchestrate-nb concurrency-limit create nope N")
 
 
-def test_a_name_without_a_limit_is_skipped_with_a_warning_when_not_strict(limits, caplog):
+def test_a_name_without_a_limit_is_skipped_with_a_warning_by_default_like_prefect(limits,
+                                                                                  caplog):
     limits.create("db", 1)
     logger = logging.getLogger("orchestrate_nb.concurrency")  # ours do not propagate
     logger.addHandler(caplog.handler)
     try:
-        with concurrency(["db", "nope"], strict=False):
+        with concurrency(["db", "nope"]):
             assert limits.active("db") == 1
     finally:
         logger.removeHandler(caplog.handler)
-    assert "no concurrency limit named 'nope'; running without it" in caplog.text
+    assert "Concurrency limits 'nope' do not exist - skipping acquisition" in caplog.text
 
 
 def test_occupying_more_slots_than_the_limit_fails_at_once(limits):

@@ -92,9 +92,11 @@ def test_async_tagged_tasks_wait_for_slots_without_blocking_each_other(limits):
 def test_waiting_is_logged_once_on_the_task_runs_logger(limits, run_logs):
     limits.create("db", 1)
     release = threading.Event()
+    holding = threading.Event()
 
     @task(tags=["db"], task_run_name="holder")
     def hold() -> None:
+        holding.set()
         release.wait(10)
 
     @task(tags=["db"], task_run_name="waiter")
@@ -104,6 +106,7 @@ def test_waiting_is_logged_once_on_the_task_runs_logger(limits, run_logs):
     @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
     def load() -> None:
         holder = hold.submit()
+        assert holding.wait(10)  # (else the waiter may take the slot first and never wait)
         waiter = wait_for_slot.submit()
         time.sleep(0.6)  # several attempts
         release.set()

@@ -40,7 +40,9 @@ TASK_OPTIONS: dict[str, tuple[Any, str]] = {
     "cache_result_in_memory": (False, "cache_result_in_memory"),
     "timeout_seconds": (5.0, "timeout_seconds"), "log_prints": (True, "log_prints"),
     "refresh_cache": (True, "refresh_cache"), "on_completion": ([hook], "on_completion_hooks"),
-    "on_failure": ([hook], "on_failure_hooks"), "retry_condition_fn": (key_fn,
+    "on_failure": ([hook], "on_failure_hooks"), "on_running": ([hook], "on_running_hooks"),
+    "on_commit": ([hook], "on_commit_hooks"), "on_rollback": ([hook], "on_rollback_hooks"),
+    "retry_condition_fn": (key_fn,
                                                                        "retry_condition_fn"),
     "viz_return_value": (42, "viz_return_value"),
 }

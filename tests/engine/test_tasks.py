@@ -132,10 +132,10 @@ def test_a_task_over_its_timeout_ends_promptly_in_a_timed_out_failed_state(event
 
     @flow
     def f():
-        return slow(return_state=True)
+        return {"state": slow(return_state=True)}  # (a dict: not the flow's own state)
 
     started = time.monotonic()
-    state = f(return_state=True)
+    state = f()["state"]
     assert time.monotonic() - started < 10, "the run should not wait for the 30 s sleep"
     assert state.is_failed() and state.name == "TimedOut"
     assert isinstance(state.data, TaskRunTimeoutError)
@@ -156,9 +156,9 @@ def test_a_timeout_interrupts_a_pure_python_loop(events):
 
     @flow
     def f():
-        return spin(return_state=True)
+        return {"state": spin(return_state=True)}
 
-    assert f(return_state=True).name == "TimedOut"
+    assert f()["state"].name == "TimedOut"
     assert stopped.wait(5), "the interrupted loop should have stopped"
 
 
@@ -270,8 +270,14 @@ def test_a_task_returning_a_state_ends_in_that_state(events):
     def f():
         return decide(return_state=True)
 
+    # The task run ends in the state it returned; the flow returning that task run's state
+    # fails too, with a state of its own (Prefect's rule), and raises the task's error.
     state = f(return_state=True)
-    assert state.is_failed() and state.message == "rejected by business rule"
+    assert state.is_failed() and state.message == "1/1 states failed."
+    decided = events.task_runs()[0].id
+    assert events.final_state_of(decided) == "Failed"
+    with pytest.raises(Exception, match="rejected by business rule"):
+        f()
 
 
 @pytest.mark.parametrize("bad, message", [

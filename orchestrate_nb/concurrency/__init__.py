@@ -1,10 +1,11 @@
 """Global concurrency and rate limits, as in ``prefect.concurrency.sync`` / ``.asyncio``.
 
-One module serves both of Prefect's: ``concurrency(...)`` works with ``with`` and with
-``async with``; ``rate_limit(...)`` blocks when called from sync code and is awaitable when
-called from an ``async def`` (``await rate_limit("api")``)::
+``orchestrate_nb.concurrency.sync`` and ``orchestrate_nb.concurrency.asyncio`` are
+Prefect's two modules; this package's own ``concurrency(...)`` works with ``with`` and with
+``async with``, and its ``rate_limit(...)`` blocks when called from sync code and is
+awaitable when called from an ``async def`` (``await rate_limit("api")``)::
 
-    from orchestrate_nb.concurrency import concurrency, rate_limit
+    from orchestrate_nb.concurrency.sync import concurrency, rate_limit
 
     with concurrency("database", occupy=2):         # or: async with concurrency(...)
         ...
@@ -15,11 +16,12 @@ Limits are created with ``orchestrate-nb concurrency-limit create NAME N
 on PostgreSQL, machines. A limit's name is also a task tag: task runs tagged with it take
 one of its slots while they run.
 
+As in Prefect, naming a limit that does not exist logs a warning and runs the block
+unlimited; ``strict=True`` raises ``ConcurrencyLimitNotFound`` (a
+``ConcurrencySlotAcquisitionError``) saying how to create it instead.
+
 Differences from Prefect, on purpose:
 
-- ``strict`` defaults to True: naming a limit that does not exist raises
-  ``ConcurrencyLimitNotFound`` (a ``ConcurrencySlotAcquisitionError``) saying how to create
-  it, instead of running unlimited. ``strict=False`` runs unlimited, with a warning.
 - There are no leases to renew: a slot is held until released, or until its process is
   found dead (see ``orchestrate_nb.store.concurrency``). ``lease_duration``,
   ``raise_on_lease_renewal_failure`` and ``holder`` are accepted for compatibility;
@@ -53,7 +55,7 @@ class ConcurrencySlots:
 
     def __init__(self, names: str | list[str], occupy: int = 1,
                  timeout_seconds: float | None = None, max_retries: int | None = None,
-                 strict: bool = True, holder: Any = None) -> None:
+                 strict: bool = False, holder: Any = None) -> None:
         self.names = _names(names)
         self.occupy = _occupy(occupy)
         self.timeout_seconds = timeout_seconds
@@ -89,7 +91,7 @@ class ConcurrencySlots:
 
 def concurrency(names: str | list[str], occupy: int = 1, timeout_seconds: float | None = None,
                 max_retries: int | None = None, lease_duration: float = 300,
-                strict: bool = True, holder: Any = None,
+                strict: bool = False, holder: Any = None,
                 raise_on_lease_renewal_failure: bool | None = None) -> ConcurrencySlots:
     """Acquire ``occupy`` slots of each named limit for the block; release them after it.
 
@@ -101,7 +103,7 @@ def concurrency(names: str | list[str], occupy: int = 1, timeout_seconds: float 
 
 
 def rate_limit(names: str | list[str], occupy: int = 1, timeout_seconds: float | None = None,
-               strict: bool = True) -> Any:
+               strict: bool = False) -> Any:
     """Block until ``occupy`` slots of each named rate limit are free, and take them.
 
     The limits must have a slot decay: the slots are never released, they drain at that

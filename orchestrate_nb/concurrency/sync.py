@@ -1,0 +1,43 @@
+"""Prefect's ``prefect.concurrency.sync``: ``concurrency`` (a ``with`` block) and
+``rate_limit`` (blocks until there is room). See ``orchestrate_nb.concurrency``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from orchestrate_nb.concurrency import (
+    ConcurrencyLimitNotFound,
+    ConcurrencySlotAcquisitionError,
+    ConcurrencySlots,
+    ConcurrencySlotTimeout,
+    _names,
+    _occupy,
+    _request,
+)
+from orchestrate_nb.engine import concurrency as _slots
+
+__all__ = ["ConcurrencyLimitNotFound", "ConcurrencySlotAcquisitionError",
+           "ConcurrencySlotTimeout", "concurrency", "rate_limit"]
+
+
+@contextmanager
+def concurrency(names: str | list[str], occupy: int = 1, timeout_seconds: float | None = None,
+                max_retries: int | None = None, lease_duration: float = 300,
+                strict: bool = False, holder: Any = None,
+                suppress_warnings: bool = False) -> Iterator[None]:
+    """Hold ``occupy`` slots of each named limit for the block (all or none). A limit
+    that does not exist: a warning and no limit (``strict=True`` raises)."""
+    with ConcurrencySlots(names, occupy, timeout_seconds, max_retries, strict, holder):
+        yield
+
+
+def rate_limit(names: str | list[str], occupy: int = 1, timeout_seconds: float | None = None,
+               strict: bool = False) -> None:
+    """Block until ``occupy`` slots of each named rate limit are free, and take them (they
+    drain at the limit's slot decay rate)."""
+    request = _request(_names(names), _occupy(occupy), timeout_seconds, None, strict, None,
+                       rate_limit=True)
+    if request.names:
+        _slots.acquire(request)

@@ -1,0 +1,1 @@
+"""Prefect's ``prefect.testing`` paths (``testing.utilities.prefect_test_harness``)."""

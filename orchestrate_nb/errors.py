@@ -84,3 +84,34 @@ class NotebookUsageError(OrchestrateError):
 
     Deliberately not a ``ValueError``: argparse would swallow one raised by an option's type
     converter and print its own message instead of ours."""
+
+
+class BlockError(OrchestrateError, ValueError):
+    """A block cannot be saved, loaded or used as asked (nothing is written)."""
+
+
+class BlockNotFound(BlockError, NotFound):
+    """No saved block has that name (and type)."""
+
+
+class SecretKeyError(BlockError):
+    """The key that encrypts secret fields is missing, malformed or not the one they were
+    saved with."""
+
+
+class NotificationError(OrchestrateError):
+    """A notification could not be delivered (the receiver refused it or could not be
+    reached)."""
+
+
+class ArtifactError(OrchestrateError, ValueError):
+    """An artifact cannot be created or updated as asked (nothing is written)."""
+
+
+class VariableError(OrchestrateError, ValueError):
+    """A variable cannot be set as asked: a bad name, a value JSON cannot hold, or a name
+    taken without ``overwrite=True`` (nothing is written)."""
+
+
+class AlertError(OrchestrateError, ValueError):
+    """An alert cannot be created as asked (nothing is written)."""

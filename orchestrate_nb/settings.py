@@ -75,3 +75,30 @@ def adopted_flow_run_id() -> str | None:
 def refresh_every_cache() -> bool:
     """Whether cached tasks must compute afresh (``ORCHESTRATE_NB_TASKS_REFRESH_CACHE``)."""
     return os.environ.get(TASKS_REFRESH_CACHE_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+# -- secrets and alerts -------------------------------------------------------------------
+SECRET_KEY_ENV = "ORCHESTRATE_NB_SECRET_KEY"  # a Fernet key: blocks' secret fields
+SECRET_KEY_FILE_ENV = "ORCHESTRATE_NB_SECRET_KEY_FILE"  # else this file (made on first use)
+BASE_URL_ENV = "ORCHESTRATE_NB_BASE_URL"  # JupyterLab's URL: alerts link to a run's page
+
+
+def secret_key_from_env() -> str | None:
+    """The secret key given in the environment (workers on several machines share it)."""
+    return os.environ.get(SECRET_KEY_ENV) or None
+
+
+def secret_key_file() -> Path:
+    """Where the secret key lives when the environment gives none: outside the home that
+    holds the database (a copy of the database alone reveals no secret)."""
+    explicit = os.environ.get(SECRET_KEY_FILE_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config).expanduser() / "orchestrate-nb" / "secret.key"
+
+
+def base_url() -> str | None:
+    """JupyterLab's base URL (e.g. ``http://127.0.0.1:8888/lab``), for links in alerts."""
+    url = os.environ.get(BASE_URL_ENV, "").strip().rstrip("/")
+    return url or None

@@ -10,10 +10,22 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from orchestrate_nb.cli import concurrency, db, deploy, runs, worker
+from orchestrate_nb.cli import (
+    alerts,
+    artifacts,
+    blocks,
+    concurrency,
+    db,
+    deploy,
+    runs,
+    secrets,
+    variables,
+    worker,
+)
 from orchestrate_nb.errors import OrchestrateError
 
-COMMAND_GROUPS = (deploy, runs, worker, concurrency, db)
+COMMAND_GROUPS = (deploy, runs, worker, concurrency, artifacts, variables,
+                  secrets, blocks, alerts, db)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -194,6 +194,8 @@ def show_run(args: argparse.Namespace) -> int:
         print_task_runs,
         state_history_lines,
     )
+    from orchestrate_nb.store.alerts import list_deliveries
+    from orchestrate_nb.store.artifacts import list_artifacts
     from orchestrate_nb.store.pauses import load_pause_info
     from orchestrate_nb.store.repository import open_repository
 
@@ -206,6 +208,8 @@ def show_run(args: argparse.Namespace) -> int:
         edge_count = repository.count_edges(run.id)
         states = repository.state_history(run.id)
         paused = load_pause_info(repository.database, run.id)
+        artifacts = list_artifacts(repository.database, flow_run_id=run.id, limit=limit)
+        deliveries = list_deliveries(repository.database, flow_run_id=run.id)
     console = make_console()
     console.print(flow_run_header(run))
     for line in _pause_lines(paused):
@@ -216,7 +220,26 @@ def show_run(args: argparse.Namespace) -> int:
     print_task_runs(console, task_runs, counts)
     console.print()
     print_edges(console, edges, edge_count)
+    print_run_extras(console, artifacts, deliveries)
     return 0
+
+
+def print_run_extras(console: Any, artifacts: list[Any], deliveries: list[Any]) -> None:
+    """The run's artifacts (each rendered) and the alerts sent about it."""
+    from orchestrate_nb.cli.artifacts import print_artifact
+
+    if artifacts:
+        console.print()
+        console.print(f"Artifacts ({len(artifacts)}):")
+        for artifact in reversed(artifacts):  # in the order they were made
+            print_artifact(console, artifact)
+    if deliveries:
+        console.print()
+        console.print("Alerts:")
+        for d in deliveries:
+            console.print(f"  {d.status} → {d.target} ({d.event}, {d.attempts} attempt(s))"
+                          + (f": {d.last_error}" if d.last_error and d.status != "sent"
+                             else ""), markup=False)
 
 
 def _pause_lines(info: PauseInfo | None) -> list[str]:

@@ -6,7 +6,8 @@ Each iteration (``Worker.loop(now)``; tests pass the time) does, in order:
    most every ``maintenance_seconds``, 1 s: the scheduler pre-creates each next run, so a
    run is claimable the moment it is due whenever the pass runs);
 2. a reaper pass (``deploy/reaper.py``): runs of dead workers → CRASHED, retries created
-   (as often as the scheduler pass);
+   (as often as the scheduler pass), then an alert pass (``alerts/maintenance.py``): runs
+   that ended, crashed or went late, quiet deployments, deliveries due for a retry;
 3. polls its children: a run whose state became CANCELLING has its child's process group
    killed and ends CANCELLED; a run past its deployment's ``timeout_seconds`` is killed and
    ends FAILED; a child that exited leaving its run active ends it CRASHED;
@@ -43,6 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait as wait_for_objects
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -57,6 +59,9 @@ from orchestrate_nb.store import claims
 from orchestrate_nb.store import workers as worker_rows
 from orchestrate_nb.store.database import Database
 from orchestrate_nb.store.orm import Deployment, FlowRun
+
+if TYPE_CHECKING:
+    from orchestrate_nb.alerts.maintenance import AlertMaintenance
 
 logger = logging.getLogger("orchestrate_nb.worker")
 POLL_SECONDS = 0.25
@@ -114,6 +119,7 @@ class Worker:
     _last_failure_log: float = 0.0
     worker_id: str | None = None  # its row in ``workers``, once registered
     _registering: bool = False  # run_forever wants a row (a failed register is retried)
+    _alerts: AlertMaintenance | None = None
 
     def loop(self, now: dt.datetime | None = None, claim: bool = True) -> int:
         """One iteration; returns how many runs it started."""
@@ -123,12 +129,25 @@ class Worker:
             self._last_maintenance = now
             schedule_due_runs(self.database, now)
             reap(self.database, now)
+            self._alert_pass(now)
         self._poll_children(now)
         self._heartbeat(now)
         if not claim or (self.run_once and self._claimed_once):
             return 0
         self._claimed_once = True
         return self._claim(now)
+
+    def _alert_pass(self, now: dt.datetime) -> None:
+        """Alerts on runs that ended, crashed or went late, and quiet deployments
+        (``alerts/maintenance.py``): a failure here is logged, never the worker's."""
+        try:
+            if self._alerts is None:
+                from orchestrate_nb.alerts.maintenance import AlertMaintenance
+
+                self._alerts = AlertMaintenance(self.database)
+            self._alerts.run(now)
+        except Exception:
+            logger.exception("alert pass failed; retrying on the next pass")
 
     def run_forever(self, poll: float = POLL_SECONDS,
                     stop_event: threading.Event | None = None) -> None:
@@ -144,6 +163,7 @@ class Worker:
             while not stop.is_set():
                 failures = 0 if self._safe_loop() else failures + 1
                 if self.run_once and self._claimed_once and not self.children:
+                    self._alert_pass(utcnow())  # about the runs that just ended
                     return
                 if self.run_once and not self._claimed_once and failures >= RUN_ONCE_ATTEMPTS:
                     raise StoreError(f"the worker cannot reach the run store: {self._failure}")

@@ -1,7 +1,7 @@
 """The engine's ports: what it uses but never imports, in one table.
 
 The engine sits below the run store and the notebook package (see docs/architecture.md), so
-the four things it needs from them are named here, as import strings, and loaded on first
+the things it needs from them are named here, as import strings, and loaded on first
 use. This is the one place to look for them, and the one seam to replace them:
 
 =================  ==================================================  ============================
@@ -11,6 +11,7 @@ run_reporter       ``store.reporter:create_store_reporter``            ``engine/
 slot_store         ``store.concurrency:open_concurrency_store``        ``engine/concurrency.py``
 pause_control      ``store.pauses:open_pause_control``                 ``engine/pause.py``
 flow_run_watcher   ``notebook.graph.live:watch_flow_run``              ``engine/watchers.py``
+run_finished       ``alerts.local:dispatch_finished_runs``             ``store/reporter.py``
 =================  ==================================================  ============================
 
 ``load(port)`` returns the implementation (a factory). Tests, and later the server
@@ -28,6 +29,8 @@ PORTS: dict[str, str] = {
     "slot_store": "orchestrate_nb.store.concurrency:open_concurrency_store",
     "pause_control": "orchestrate_nb.store.pauses:open_pause_control",
     "flow_run_watcher": "orchestrate_nb.notebook.graph.live:watch_flow_run",
+    # flow runs whose final state the store committed: their alerts are evaluated and sent
+    "run_finished": "orchestrate_nb.alerts.local:dispatch_finished_runs",
 }
 _overrides: dict[str, Callable[..., Any]] = {}
 

@@ -27,6 +27,7 @@ from sqlalchemy import (
     MetaData,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -196,6 +197,7 @@ class FlowRun(RunStateColumns, OwnerColumns, Base):
         Index(None, "state_type"),
         Index(None, "state_type", "scheduled_time"),  # "due runs", for workers
         Index(None, "deployment_id"),
+        Index(None, "end_time"),  # the alert sweep: runs that finished lately
     )
 
 
@@ -347,3 +349,97 @@ class Worker(Base):
     started: Mapped[dt.datetime]
     heartbeat: Mapped[dt.datetime] = mapped_column(index=True)
     stopped: Mapped[dt.datetime | None]
+
+
+class Artifact(Base):
+    """An artifact (``orchestrate_nb.artifacts``): attached to the task run or flow run that
+    made it, or standalone. Artifacts with a key are its versions, newest first by created."""
+
+    __tablename__ = "artifacts"
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    key: Mapped[str | None]
+    type: Mapped[str]  # markdown | table | link | image | progress
+    data: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    flow_run_id: Mapped[str | None] = mapped_column(index=True)
+    task_run_id: Mapped[str | None]
+    created: Mapped[dt.datetime]
+    updated: Mapped[dt.datetime]
+
+    __table_args__ = (Index(None, "key", "created"),)
+
+
+class Variable(Base):
+    """A named JSON value (``orchestrate_nb.variables.Variable``): plaintext, like Prefect's."""
+
+    __tablename__ = "variables"
+
+    name: Mapped[str] = mapped_column(primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True)
+    tags: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    created: Mapped[dt.datetime]
+    updated: Mapped[dt.datetime]
+
+
+class BlockDocument(Base):
+    """A saved block: its plain fields as JSON, its secret fields as one Fernet token made
+    with a key that is not in the database (``orchestrate_nb.blocks.crypto``)."""
+
+    __tablename__ = "blocks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    block_type: Mapped[str]  # the class's slug, e.g. "secret", "slack-webhook"
+    name: Mapped[str]
+    class_path: Mapped[str]  # module:qualname, so Block.load("type/name") finds the class
+    data: Mapped[dict[str, Any] | None]
+    secret_fields: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    encrypted: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[dt.datetime]
+    updated: Mapped[dt.datetime]
+
+    __table_args__ = (UniqueConstraint("block_type", "name"),)
+
+
+class Alert(Base):
+    """A rule: when a matching run enters one of ``events`` (or a deployment has had no
+    Completed run for ``no_success_for_seconds``), notify the blocks named in ``notify``."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(unique=True)
+    events: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    deployment: Mapped[str | None]
+    flow: Mapped[str | None]
+    tag: Mapped[str | None]
+    no_success_for_seconds: Mapped[float | None] = mapped_column(Float)
+    notify: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    created: Mapped[dt.datetime]
+    updated: Mapped[dt.datetime]
+
+
+class AlertDelivery(Base):
+    """One notification of one block for one alert, subject (a run, or a deployment's
+    freshness window) and event. The unique row is the claim: whoever inserts it sends."""
+
+    __tablename__ = "alert_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int]
+    subject: Mapped[str]  # a flow run id, or "deployment-id@last-success" for freshness
+    event: Mapped[str]
+    target: Mapped[str]  # the notification block, "type/name"
+    flow_run_id: Mapped[str | None]
+    status: Mapped[str]  # sending | retrying | sent | failed
+    attempts: Mapped[int]
+    next_attempt: Mapped[dt.datetime | None]
+    claimed_until: Mapped[dt.datetime | None]
+    subject_text: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[dt.datetime]
+    updated: Mapped[dt.datetime]
+
+    __table_args__ = (UniqueConstraint("alert_id", "subject", "event", "target"),
+                      Index(None, "status", "next_attempt"))

@@ -27,7 +27,7 @@ import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from orchestrate_nb.core.events import RunEvent
+from orchestrate_nb.core.events import RunEvent, StateChanged
 from orchestrate_nb.errors import StoreError
 from orchestrate_nb.settings import Settings
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # the store's modules import SQLAlchemy: loaded on the writer
     from orchestrate_nb.store.writer import BatchWriter
 
 log = logging.getLogger("orchestrate_nb.store")
+_FINAL_FLOW_STATES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
 REOPEN_INTERVAL = 10.0  # seconds between attempts to open a store that could not be opened
 
 
@@ -175,9 +176,24 @@ class StoreReporter:
             self._room.set()  # the emitters waiting on a full queue may go on
             if events:
                 self._write(events)
+                self._hand_over_finished_runs(events)
             self._progress_at = time.monotonic()
             for marker in markers:
                 marker.done.set()
+
+    def _hand_over_finished_runs(self, events: list[RunEvent]) -> None:
+        """Flow runs that reached a final state go to the ``run_finished`` port (alerts),
+        once their state is committed; never blocking nor failing this thread."""
+        finished = [e.run_id for e in events if type(e) is StateChanged and e.kind == "flow"
+                    and e.state_type in _FINAL_FLOW_STATES]
+        if not finished or self._writer is None:
+            return
+        try:
+            from orchestrate_nb.engine import ports
+
+            ports.load("run_finished")(self.settings, finished)
+        except Exception:
+            log.exception("handing finished runs to the alerts failed")
 
     def _take_batch(self) -> tuple[list[RunEvent], list[_FlushMarker]]:
         events: list[RunEvent] = []

@@ -20,7 +20,16 @@ from orchestrate_nb.settings import Settings, load_settings
 from orchestrate_nb.store.batch import FINAL_STATE_TYPES
 from orchestrate_nb.store.database import Database, open_database, store_errors
 from orchestrate_nb.store.masking import mask_parameters
-from orchestrate_nb.store.orm import Flow, FlowRun, LogLine, RunState, TaskRun, TaskRunEdge
+from orchestrate_nb.store.orm import (
+    AlertDelivery,
+    Artifact,
+    Flow,
+    FlowRun,
+    LogLine,
+    RunState,
+    TaskRun,
+    TaskRunEdge,
+)
 from orchestrate_nb.store.views import (
     EdgeInfo,
     FlowRunInfo,
@@ -224,7 +233,7 @@ class RunRepository:
 
     def _delete_flow_runs(self, ids: Sequence[str]) -> tuple[int, int, int]:
         with self._write() as conn:
-            for model in (RunState, TaskRunEdge):
+            for model in (RunState, TaskRunEdge, Artifact, AlertDelivery):
                 conn.execute(delete(model).where(model.flow_run_id.in_(ids)))
             logs = conn.execute(delete(LogLine).where(LogLine.flow_run_id.in_(ids))).rowcount
             tasks = conn.execute(delete(TaskRun).where(TaskRun.flow_run_id.in_(ids))).rowcount

@@ -19,7 +19,8 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from orchestrate_nb.server.services import BadRequest, OrchestrateService, error_status
+from orchestrate_nb.server.routes import parse_body, respond
+from orchestrate_nb.server.services import OrchestrateService
 
 AUTH_RESOURCE = "orchestrate"
 API_PREFIX = "orchestrate/api"
@@ -39,34 +40,21 @@ class OrchestrateHandler(ExtensionHandlerMixin, APIHandler):
                 for name, values in self.request.query_arguments.items()}
 
     def body(self) -> dict[str, Any]:
-        if not self.request.body:
-            return {}
-        try:
-            value = json.loads(self.request.body)
-        except ValueError as exc:
-            raise BadRequest(f"the request body is not valid JSON: {exc}") from None
-        if not isinstance(value, dict):
-            raise BadRequest("the request body must be a JSON object")
-        return value
+        return parse_body(self.request.body)
 
     async def call(self, function: Callable[..., Any], *args: Any, status: int = 200) -> None:
         """Run ``function(*args)`` off the event loop and answer with its JSON (or the
-        error's status and one line)."""
+        error's status and one line): ``routes.respond``, which the ASGI adapter uses too."""
         executor = self.settings["orchestrate_nb_executor"]
         loop = asyncio.get_running_loop()
-        try:  # the answer is serialised on the pool too: the loop only sends bytes
-            payload = await loop.run_in_executor(
-                executor, lambda: json.dumps(function(*args), default=str))
-        except Exception as exc:
-            mapped = error_status(exc)
-            if mapped is None:
-                self.log.exception("orchestrate_nb: %s %s failed", self.request.method,
-                                   self.request.path)
-                mapped = (500, f"internal error: {type(exc).__name__}: {exc}")
-            self.set_status(mapped[0])
-            self.finish(json.dumps({"message": " ".join(mapped[1].split())}))
-            return
-        self.set_status(status)
+
+        def on_bug(exc: BaseException) -> None:
+            self.log.error("orchestrate_nb: %s %s failed", self.request.method,
+                           self.request.path, exc_info=exc)
+
+        failed, payload = await loop.run_in_executor(
+            executor, lambda: respond(lambda: function(*args), on_bug))
+        self.set_status(failed or status)
         self.finish(payload)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -98,6 +86,13 @@ class RunLogsHandler(OrchestrateHandler):
     @authorized
     async def get(self, run_id: str) -> None:
         await self.call(self.service.run_logs, run_id, self.query())
+
+
+class RunArtifactsHandler(OrchestrateHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        await self.call(self.service.run_artifacts, run_id, self.query())
 
 
 class RunActionHandler(OrchestrateHandler):
@@ -201,6 +196,7 @@ ROUTES: list[tuple[str, type[OrchestrateHandler]]] = [
     ("runs", RunsHandler),
     (f"runs/{_ID}", RunHandler),
     (f"runs/{_ID}/logs", RunLogsHandler),
+    (f"runs/{_ID}/artifacts", RunArtifactsHandler),
     (f"runs/{_ID}/(cancel|resume|rerun|notebook)", RunActionHandler),
     ("deployments", DeploymentsHandler),
     (f"deployments/{_ID}", DeploymentHandler),

@@ -100,8 +100,9 @@ def map_parameters(mapping: Mapping[str, str], body: Any,
 
             parameters[name] = _EXPRESSION.sub(text, template)
         except _Missing as missing:
-            raise BadRequest(f"the body has no {missing} (needed by the mapping "
-                             f"{name}={template})") from None
+            root, _, rest = str(missing).partition(".")
+            what = f"the body has no {rest}" if root == "body" else f"no header {rest} was sent"
+            raise BadRequest(f"{what} (needed by the mapping {name}={template})") from None
     return parameters
 
 

@@ -170,7 +170,6 @@ def test_a_webhook_creates_one_run_a_worker_executes_and_metrics_count_it(
     assert made.returncode == 0, made.stderr
     url = made.stdout.strip()
     assert url.startswith(f"{server.url}/orchestrate/hooks/") and len(url.split("/")[-1]) >= 40
-    secret = url.split("/")[-1]
 
     runs = server.client()
 

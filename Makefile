@@ -3,15 +3,29 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install demo lab test lint pytest bench bench-compare clean
+.PHONY: install labextension demo lab test lint pytest bench bench-compare clean
 
-$(VENV)/.installed: pyproject.toml
+## pip's build hook builds the JupyterLab extension (TypeScript in src/, style/, schema/)
+## with jlpm: it needs Node.js >= 20.19 and the npm registry. Then the venv's copy of it is
+## replaced by a link to the build, so `make labextension` (after editing src/) is enough.
+LABEXT_INSTALLED := $(VENV)/share/jupyter/labextensions/orchestrate-nb/package.json
+LAB_SOURCES := package.json yarn.lock tsconfig.json $(shell find src style schema -type f 2>/dev/null)
+
+$(VENV)/.installed: pyproject.toml package.json yarn.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
+	$(VENV)/bin/jupyter-builder develop --overwrite .
+	@test -f $(LABEXT_INSTALLED) || { echo "the JupyterLab extension was not built (is Node.js >= 20.19 installed?)"; exit 1; }
 	touch $@
 
-install: $(VENV)/.installed
+orchestrate_nb/labextension/package.json: $(LAB_SOURCES) | $(VENV)/.installed
+	PATH="$(abspath $(VENV))/bin:$$PATH" jlpm build
+	touch $@
+
+labextension: orchestrate_nb/labextension/package.json
+
+install: $(VENV)/.installed labextension
 
 ## The main job on the embedded default store (SQLite and results in ORCHESTRATE_NB_HOME):
 ## a parameterised notebook of %%task cells deployed on a schedule, one run triggered with a
@@ -66,4 +80,5 @@ bench-compare: install
 		--json benchmarks/results/compare.json $(BENCH_COMPARE_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info \
+		lib tsconfig.tsbuildinfo orchestrate_nb/labextension

@@ -50,6 +50,11 @@ if TYPE_CHECKING:
     from orchestrate_nb.flow_runs import resume_flow_run
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where JupyterLab finds the prebuilt labextension (development installs)."""
+    return [{"src": "labextension", "dest": "orchestrate-nb"}]
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext orchestrate_nb``: the ``%%task`` and ``%flow`` magics."""
     from orchestrate_nb.notebook.magics import load

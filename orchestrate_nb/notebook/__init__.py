@@ -29,6 +29,7 @@ fails on a cycle, tests/notebook/test_structure.py)::
     explain         why a cell ran, and the badge
     state           what the kernel remembers: records, known values, the session
     notebook_file   the saved .ipynb: finding it, reading its cells
+      editor        the cells as the editor has them (sent by the labextension before %flow)
     tracebacks      the user's own traceback
     analysis/       static analysis of a cell (pure: ast only), with _walker, _branches,
                     _scopes and dependencies (edges, order, cycles)

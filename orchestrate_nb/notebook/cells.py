@@ -12,7 +12,6 @@ the file's name: the cell that wrote ``data/sales.csv`` is upstream of the one t
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,7 +24,12 @@ from orchestrate_nb.notebook.analysis import (
     dependency_edges,
 )
 from orchestrate_nb.notebook.file_state import display_path
-from orchestrate_nb.notebook.notebook_file import TASK_MAGIC, SavedCell, read_cells
+from orchestrate_nb.notebook.notebook_file import (
+    TASK_MAGIC,
+    SavedCell,
+    contents_time,
+    read_cells,
+)
 from orchestrate_nb.notebook.options import CellOptions, parse_task_line
 from orchestrate_nb.notebook.spec import with_overrides
 from orchestrate_nb.notebook.state import CellRecord, KernelState, LastRun, notebook_identity_of
@@ -145,11 +149,12 @@ def _options_of(record: CellRecord) -> CellOptions | None:
 
 
 def _ran_after_saving(record: CellRecord, path: Path) -> bool:
+    """Whether the kernel ran the cell after its text was read: saved, or sent by the
+    editor (whose contents are newer than anything the kernel ran)."""
     if record.finished is None:
         return False
-    try:
-        saved = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
-    except OSError:
+    saved = contents_time(path)
+    if saved is None:
         return True
     return record.finished >= saved
 

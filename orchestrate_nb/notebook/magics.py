@@ -14,7 +14,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from traitlets import Bool, Float, Int, Unicode
 
 from orchestrate_nb.errors import OrchestrateError
-from orchestrate_nb.notebook import interactive
+from orchestrate_nb.notebook import editor, interactive
 from orchestrate_nb.notebook.analysis import analyse_cell
 from orchestrate_nb.notebook.notebook_file import TASK_MAGIC
 from orchestrate_nb.notebook.options import task_arguments
@@ -113,6 +113,7 @@ def load(shell: Any) -> None:
     magics = TaskMagics(shell=shell)
     shell.register_magics(magics)
     shell.events.register("post_run_cell", magics.after_cell)
+    editor.register(shell)  # the labextension sends the editor's cells before %flow
     _loaded[id(shell)] = magics
 
 
@@ -121,6 +122,7 @@ def unload(shell: Any) -> None:
     if magics is None:
         return
     shell.events.unregister("post_run_cell", magics.after_cell)
+    editor.unregister(shell)
     manager = shell.magics_manager
     manager.magics["cell"].pop("task", None)
     manager.magics["line"].pop("flow", None)

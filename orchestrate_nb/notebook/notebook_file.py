@@ -3,10 +3,14 @@
 A kernel does not know its notebook for sure. JupyterLab and Notebook 7 tell ipykernel the
 notebook's path (``JPY_SESSION_NAME``, which ipykernel puts in ``__session__``); VS Code
 sets ``__vsc_ipynb_file__``. ``%flow run --notebook PATH`` covers the rest.
+
+Its cells are the file's, unless the labextension sent the editor's contents for the cell
+now running (editor.py): then those, unsaved edits included.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from dataclasses import dataclass
@@ -14,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrate_nb.errors import NotebookUsageError
+from orchestrate_nb.notebook import editor
 from orchestrate_nb.notebook.options import CellOptions, parse_task_line
 
 DEFAULT_FLOW_NAME = "notebook"
@@ -82,14 +87,31 @@ def flow_name_of(shell: Any) -> str:
 
 
 def read_cells(path: Path) -> list[SavedCell]:
-    """The saved notebook's code cells, in order (read as JSON: a kernel may have no
-    nbformat installed)."""
+    """The notebook's code cells, in order: as the editor has them when the labextension
+    sent them for this cell, else as saved (read as JSON: a kernel may have no nbformat
+    installed)."""
+    contents = editor.contents_for(path)
+    if contents is not None:
+        return [_saved_cell(index, cell) for index, cell in enumerate(contents.cells)
+                if cell.get("cell_type") == "code"]
     try:
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         return [_saved_cell(index, cell) for index, cell in enumerate(cells)
                 if cell.get("cell_type") == "code"]
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise NotebookUsageError(f"can't read the notebook {path}: {exc}") from None
+
+
+def contents_time(path: Path) -> dt.datetime | None:
+    """When the cells read_cells gives were current: the editor's contents' arrival, else
+    the file's modification time (None if it has none)."""
+    contents = editor.contents_for(path)
+    if contents is not None:
+        return contents.received
+    try:
+        return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+    except OSError:
+        return None
 
 
 def _saved_cell(index: int, cell: dict[str, Any]) -> SavedCell:

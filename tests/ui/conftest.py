@@ -5,10 +5,19 @@ free port and a random token, with its root, config, workspaces and orchestrate_
 temporary directory; it is stopped at the end of the session. Chromium is Debian's
 (``/usr/bin/chromium``, installed by ``.ci/run``): test tools cannot download browsers here.
 Without it the tests skip, except in CI (``CI`` set), where they fail.
+
+Our labextension is loaded from the install when one is there (``pip install`` puts it in
+``share/jupyter/labextensions/orchestrate-nb``), else from this source tree's build
+(``orchestrate_nb/labextension``, made by ``jlpm build``), through a temporary folder given
+to ``--LabApp.extra_labextensions_path``; the server extension is switched on on the command
+line when the install did not. Every page's console is collected, and a test fails on an
+error from our extension (its bundle, or a request to ``/orchestrate/api/``) and on a
+"Federation Runtime" warning (a bundle built for another JupyterLab's module sharing).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import secrets
@@ -19,6 +28,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +36,11 @@ from typing import Any
 import pytest
 
 CHROMIUM = os.environ.get("ORCHESTRATE_NB_CHROMIUM", "/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[2]
+LABEXTENSION = "orchestrate-nb"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--headless=new"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+ARTIFACTS = REPO / "test-artifacts" / "ui"
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,8 @@ class Lab:
     url: str
     token: str
     root: Path
+    home: Path | None = None
+    log: Path | None = None
 
     def open_url(self, notebook: str) -> str:
         """The notebook alone in a workspace of its own (no tabs of earlier tests)."""
@@ -100,33 +114,90 @@ def chromium() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    base = tmp_path_factory.mktemp("lab")
+def installed_labextension(python: str = sys.executable) -> Path | None:
+    """Where ``python``'s environment has our labextension installed, if it has."""
+    code = ("import json, jupyter_core.paths as p; "
+            "print(json.dumps(p.jupyter_path('labextensions')))")
+    try:
+        out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60,
+                             check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for folder in json.loads(out):
+        candidate = Path(folder) / LABEXTENSION
+        if (candidate / "package.json").is_file():
+            return candidate
+    return None
+
+
+def source_labextension() -> Path | None:
+    """This source tree's build of the labextension (``jlpm build``), if it was built."""
+    built = REPO / "orchestrate_nb" / "labextension"
+    return built if (built / "package.json").is_file() else None
+
+
+def extension_args(base: Path, python: str = sys.executable) -> list[str]:
+    """Command-line options that make a Lab of ``python`` load both of our extensions."""
+    args: list[str] = []
+    if installed_labextension(python) is None:
+        built = source_labextension()
+        if built is None:
+            message = ("the labextension is neither installed nor built: run `jlpm install && "
+                       "jlpm build` (or `make install`)")
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+        extra = base / "labextensions"
+        extra.mkdir(exist_ok=True)
+        link = extra / LABEXTENSION
+        if not link.exists():
+            link.symlink_to(built, target_is_directory=True)
+        args.append(f"--LabApp.extra_labextensions_path={extra}")
+    if importlib.util.find_spec("orchestrate_nb.server") is not None:
+        # Also when installed: naming it twice is harmless, and a tree whose install
+        # predates the server extension still gets it.
+        args.append("--ServerApp.jpserver_extensions=orchestrate_nb.server=True")
+    return args
+
+
+@contextmanager
+def start_lab(base: Path, python: str = sys.executable, extension: str = "auto",
+              env: dict[str, str] | None = None) -> Iterator[Lab]:
+    """A JupyterLab of ``python`` on 127.0.0.1 with its state under ``base``.
+
+    ``extension``: ``"auto"`` loads ours from the install or this tree's build;
+    ``"installed"`` relies on the install alone (the packaging tests); ``"off"`` disables it,
+    as a frontend without it would be (the saved graph's HTML/SVG fallback). ``env``, when
+    given, is the whole environment (else this process's)."""
     root = base / "root"
     root.mkdir()
     port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(base / "config"),
-           "ORCHESTRATE_NB_HOME": str(base / "orchestrate_home"),
+    home = base / "orchestrate_home"
+    env = {**(os.environ if env is None else env), "JUPYTER_CONFIG_DIR": str(base / "config"),
+           "ORCHESTRATE_NB_HOME": str(home),
            "JUPYTER_RUNTIME_DIR": str(base / "runtime"), "IPYTHONDIR": str(base / "ipython")}
     labconfig = base / "config" / "labconfig"
     labconfig.mkdir(parents=True)
-    (labconfig / "page_config.json").write_text(json.dumps(
-        {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    disabled = {"@jupyterlab/apputils-extension:announcements": True}
+    if extension == "off":
+        disabled[LABEXTENSION] = True
+    (labconfig / "page_config.json").write_text(json.dumps({"disabledExtensions": disabled}))
     log = base / "lab.log"
-    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser",
+    command = [python, "-m", "jupyter", "lab", "--no-browser",
                "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
                "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
                "--ServerApp.allow_root=True", "--LabApp.extension_manager=readonly",
                f"--ServerApp.root_dir={root}", f"--LabApp.workspaces_dir={base / 'ws'}",
                "--LabApp.news_url=", "--LabApp.check_for_updates_class="
                "jupyterlab.NeverCheckForUpdate"]
+    if extension == "auto":
+        command += extension_args(base, python)
     with log.open("wb") as out:
         server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(url, token, server, log)
-        yield Lab(url, token, root)
+        yield Lab(url, token, root, home, log)
     finally:
         server.terminate()
         try:
@@ -134,6 +205,20 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """JupyterLab with the orchestrate-nb extensions."""
+    with start_lab(tmp_path_factory.mktemp("lab")) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def plain_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """JupyterLab with our labextension disabled: what a frontend without it shows."""
+    with start_lab(tmp_path_factory.mktemp("plain_lab"), extension="off") as started:
+        yield started
 
 
 def _keep_evidence(request: pytest.FixtureRequest, page: Any, console: list[str]) -> None:
@@ -159,6 +244,40 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.rep_call = report  # type: ignore[attr-defined]
 
 
+def ours(kind: str, text: str, url: str) -> bool:
+    """Whether a console message is a problem our extension caused."""
+    if "Federation Runtime" in text:
+        return True
+    if kind not in ("error", "pageerror"):
+        return False
+    where = f"{url} {text}"
+    return (f"/lab/extensions/{LABEXTENSION}/" in where or "/orchestrate/api/" in where
+            or f"{LABEXTENSION}:" in text)
+
+
+class Console(list[str]):
+    """The page's console lines (``type: text @ url``) and the problems that are ours."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[str] = []
+
+    def record(self, kind: str, text: str, url: str = "") -> None:
+        line = f"{kind}: {text}" + (f" @ {url}" if url else "")
+        self.append(line)
+        if ours(kind, text, url):
+            self.problems.append(line)
+
+
+def attach_console(page: Any) -> Console:
+    console = Console()
+    page.on("console", lambda msg: console.record(
+        msg.type, msg.text, (msg.location or {}).get("url", "")))
+    page.on("pageerror", lambda error: console.record(
+        "pageerror", f"{error}\n{getattr(error, 'stack', '') or ''}"))
+    return console
+
+
 @pytest.fixture
 def page(chromium: str, request: pytest.FixtureRequest) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
@@ -168,8 +287,8 @@ def page(chromium: str, request: pytest.FixtureRequest) -> Iterator[Any]:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
         page.set_default_timeout(60_000)
-        console: list[str] = []
-        page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
+        console = attach_console(page)
+        page.console = console  # tests read it (page.console.problems)
         try:
             yield page
         except BaseException:
@@ -178,6 +297,9 @@ def page(chromium: str, request: pytest.FixtureRequest) -> Iterator[Any]:
             _keep_evidence(request, page, console)
             context.close()
             browser.close()
+        if console.problems and not getattr(request.node, "allow_console_problems", False):
+            pytest.fail("the browser console has errors from the orchestrate-nb extension:\n"
+                        + "\n".join(console.problems[:20]), pytrace=False)
 
 
 @pytest.fixture

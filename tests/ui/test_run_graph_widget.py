@@ -14,6 +14,13 @@ from polling import wait_for
 
 pytestmark = pytest.mark.ui
 
+
+@pytest.fixture(scope="session")
+def lab(plain_lab: Any) -> Any:
+    """These tests read the saved graph's HTML/SVG fallback, what a frontend without the
+    orchestrate-nb labextension shows (with it, test_saved_graph_renderer.py's renderer)."""
+    return plain_lab
+
 FLOW_CELL = '''\
 import time
 from orchestrate_nb import flow, task, get_run_logger

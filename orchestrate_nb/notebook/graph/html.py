@@ -3,9 +3,13 @@
 JupyterLab draws an output with the widget MIME type as a widget, whatever else it carries;
 reopened without a kernel (and without saved widget state) it shows "Error displaying
 widget: model not found" instead. So once a graph is final, its output is replaced by this
-bundle: HTML (the SVG, with hover titles, then each failure's exception and user frame and
-the last log lines, in ``<details>`` that open without any script), the SVG alone, and text.
-Every frontend picks what it can draw: JupyterLab, Notebook 7, VS Code, nbconvert, GitHub.
+bundle: our own MIME type, ``RUN_GRAPH_MIME`` (the snapshot with the state table and the node
+box, which the orchestrate-nb labextension draws with the inline widget's own renderer, with
+states and hover details, in trusted and untrusted notebooks alike), then HTML (the SVG, with
+hover titles, then each failure's exception and user frame and the last log lines, in
+``<details>`` that open without any script), the SVG alone, and text. Every frontend picks
+what it can draw: JupyterLab and Notebook 7 with the labextension take the first; without it,
+and in VS Code, nbconvert or GitHub, one of the others.
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from orchestrate_nb.notebook.graph.fallback import graph_svg, graph_text
+from orchestrate_nb.notebook.graph.fallback import BOX, graph_svg, graph_text
+from orchestrate_nb.notebook.graph.states import state_table
+
+RUN_GRAPH_MIME = "application/vnd.orchestrate-nb.run-graph.v1+json"
 
 FAILED = ("failed", "crashed")
 _MAX_FAILURES = 20
@@ -30,7 +37,7 @@ _STYLE = ("<style>.onb-saved-graph__svg{display:block!important}"
           ".onb-saved-graph__text{display:none!important}</style>")
 
 
-def saved_graph_bundle(graph: dict[str, Any]) -> dict[str, str]:
+def saved_graph_bundle(graph: dict[str, Any]) -> dict[str, Any]:
     """The MIME bundle of a final run-graph snapshot (``GraphModel.snapshot``)."""
     svg, text = graph_svg(graph), graph_text(graph)
     parts = [_STYLE, f'<div class="onb-saved-graph__svg" style="display:none;overflow-x:auto">'
@@ -38,7 +45,13 @@ def saved_graph_bundle(graph: dict[str, Any]) -> dict[str, str]:
              f'</pre>', _failures(graph), _logs(graph)]
     html = ('<div class="onb-saved-graph" data-testid="onb-saved-graph" '
             'style="font-family:sans-serif;font-size:13px">' + "".join(parts) + "</div>")
-    return {"text/html": html, "image/svg+xml": svg, "text/plain": text}
+    return {RUN_GRAPH_MIME: run_graph_data(graph), "text/html": html, "image/svg+xml": svg,
+            "text/plain": text}
+
+
+def run_graph_data(graph: dict[str, Any]) -> dict[str, Any]:
+    """``RUN_GRAPH_MIME``'s data: what the widget's view is given, as JSON."""
+    return {"graph": graph, "states": state_table(), "box": dict(BOX)}
 
 
 def _failures(graph: dict[str, Any]) -> str:

@@ -1,0 +1,45 @@
+"""The labextension in a real JupyterLab: the "Orchestrate" sidebar opens from the left
+bar and shows its three tabs, and the console has no error from our extension. A screenshot
+is saved under test-artifacts/ui/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.ui
+
+SIDEBAR = '[data-testid="onb-sidebar"]'
+
+
+def open_sidebar(page: Any) -> Any:
+    """Click the Orchestrate icon in the left bar, as a user would."""
+    page.locator('.jp-SideBar.jp-mod-left [data-id="orchestrate-nb-sidebar"]').click()
+    sidebar = page.locator(SIDEBAR)
+    sidebar.wait_for()
+    return sidebar
+
+
+def test_the_orchestrate_sidebar_opens_and_shows_its_tabs(lab: Any, page: Any,
+                                                          artifacts: Path) -> None:
+    page.goto(f"{lab.url}/lab/workspaces/sidebar?token={lab.token}&reset")
+    page.wait_for_selector(".jp-LabShell")
+    sidebar = open_sidebar(page)
+
+    tabs = sidebar.locator('[role="tab"]')
+    assert tabs.all_inner_texts() == ["Runs", "Deployments", "Approvals"]
+    assert sidebar.locator('[role="tab"][aria-selected="true"]').inner_text() == "Runs"
+    sidebar.locator('[data-testid="onb-runs-empty"], [data-testid="onb-runs-list"]').wait_for()
+
+    sidebar.locator('[data-testid="onb-tab-deployments"]').click()
+    sidebar.locator('[data-testid="onb-deployments-empty"], '
+                    '[data-testid="onb-deployments-list"]').wait_for()
+    sidebar.locator('[data-testid="onb-tab-approvals"]').click()
+    sidebar.locator('[data-testid="onb-approvals-empty"], '
+                    '[data-testid="onb-approvals-list"]').wait_for()
+    assert sidebar.locator('[role="tab"][aria-selected="true"]').inner_text() == "Approvals"
+    page.screenshot(path=str(artifacts / "sidebar_tabs.png"))
+    assert not page.console.problems

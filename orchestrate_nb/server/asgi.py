@@ -283,7 +283,7 @@ def create_app(service: OrchestrateService, tokens: Tokens, api_threads: int = 8
     endpoints = StandaloneApi(service, api_threads, log or logging.getLogger("orchestrate_nb"))
     methods = ["GET", "POST", "DELETE", "PUT", "PATCH"]
     ui: Any = (Mount(UI_PREFIX, app=StaticFiles(directory=static_dir, html=True), name="ui")
-               if (static_dir / "index.html").is_file()
+               if (static_dir / "main.js").is_file()
                else Route(UI_PREFIX + "/{rest:path}", _ui_missing))
     app = Starlette(routes=[
         Route("/", lambda request: RedirectResponse(UI_PREFIX + "/", 302)),

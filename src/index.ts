@@ -5,13 +5,17 @@ import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { deployCommandPlugin } from './deployments/deployCommand';
 import { editorContentsPlugin } from './editor';
 import { livePlugin } from './live';
+import { runPagePlugin } from './run/plugin';
 import { sidebarPlugin } from './sidebar';
+import { statusPlugin } from './status/StatusItem';
 
 const plugins: JupyterFrontEndPlugin<any>[] = [
   livePlugin,
   sidebarPlugin,
   deployCommandPlugin,
-  editorContentsPlugin
+  editorContentsPlugin,
+  runPagePlugin,
+  statusPlugin
 ];
 
 export default plugins;

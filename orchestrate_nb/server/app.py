@@ -18,14 +18,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int, Unicode
 
-from orchestrate_nb.server.handlers import handlers
-from orchestrate_nb.server.services import OrchestrateService, ServiceError
+from orchestrate_nb.server.handlers import Body, handlers
+
+if TYPE_CHECKING:
+    from orchestrate_nb.server.services import OrchestrateService
 
 CHANGED_SCHEMA_ID = "https://orchestrate-nb.dev/events/changed/v1"
 CHANGED_SCHEMA: dict[str, Any] = {
@@ -61,21 +65,48 @@ class OrchestrateApp(ExtensionApp):
     service: OrchestrateService | None = None
     executor: ThreadPoolExecutor | None = None
     _watcher: asyncio.Task[None] | None = None
+    _service_lock = threading.Lock()
 
     def initialize_settings(self) -> None:
-        root_dir = getattr(self.serverapp, "root_dir", None)
-        self.service = OrchestrateService(database_url=self.database_url or None,
-                                          root_dir=root_dir)
+        # Nothing heavy here (it delays the server's start): the service layer, SQLAlchemy
+        # and the store are loaded on the thread pool, at the first request or poll.
         self.executor = ThreadPoolExecutor(max_workers=max(1, self.api_threads),
                                            thread_name_prefix="orchestrate-api")
-        self.settings.update(orchestrate_nb_service=self.service,
-                             orchestrate_nb_executor=self.executor)
         event_logger = getattr(self.serverapp, "event_logger", None)
         if event_logger is not None and CHANGED_SCHEMA_ID not in event_logger.schemas:
             event_logger.register_event_schema(CHANGED_SCHEMA)
-        self.log.info("orchestrate_nb: API at %sorchestrate/api/, run store %s",
-                      self.serverapp.base_url if self.serverapp else "/",
-                      self.service.display_url)
+        self.log.info("orchestrate_nb: API at %sorchestrate/api/",
+                      self.serverapp.base_url if self.serverapp else "/")
+
+    def get_service(self) -> OrchestrateService:
+        """The service (made on first use, on the thread pool)."""
+        if self.service is None:
+            with self._service_lock:
+                if self.service is None:
+                    from orchestrate_nb.server.services import OrchestrateService
+
+                    root_dir = getattr(self.serverapp, "root_dir", None)
+                    self.service = OrchestrateService(database_url=self.database_url or None,
+                                                      root_dir=root_dir)
+        return self.service
+
+    def answer(self, method: str, args: tuple[Any, ...]) -> str:
+        """``service.method(*args)`` as JSON text (run on the thread pool)."""
+        from orchestrate_nb.server.services import parse_body
+
+        service = self.get_service()
+        values = [parse_body(arg.raw) if isinstance(arg, Body) else arg for arg in args]
+        return json.dumps(getattr(service, method)(*values), default=str)
+
+    def poll_changes(self) -> tuple[int | None, bool, str | None]:
+        """(cursor, changed, error line) from one poll of the store (on the thread pool)."""
+        from orchestrate_nb.server.services import ServiceError
+
+        try:
+            cursor, changed = self.get_service().changes.poll()
+        except ServiceError as exc:
+            return None, False, str(exc)
+        return cursor, changed, None
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(handlers())
@@ -86,22 +117,22 @@ class OrchestrateApp(ExtensionApp):
 
     async def _watch_changes(self) -> None:
         """Poll the change cursor off the loop; emit an event when it moved."""
-        assert self.service is not None
         loop = asyncio.get_running_loop()
         failing = False
         while True:
             try:
-                cursor, changed = await loop.run_in_executor(self.executor,
-                                                              self.service.changes.poll)
-                if failing:
-                    self.log.info("orchestrate_nb: the run store answers again")
-                    failing = False
-                if changed:
-                    self._emit(cursor)
-            except ServiceError as exc:
-                if not failing:
-                    self.log.warning("orchestrate_nb: %s", exc)
-                failing = True
+                cursor, changed, error = await loop.run_in_executor(self.executor,
+                                                                    self.poll_changes)
+                if error is not None:
+                    if not failing:
+                        self.log.warning("orchestrate_nb: %s", error)
+                    failing = True
+                else:
+                    if failing:
+                        self.log.info("orchestrate_nb: the run store answers again")
+                        failing = False
+                    if changed and cursor is not None:
+                        self._emit(cursor)
             except Exception:  # a bug must not end the watcher silently and for good
                 self.log.exception("orchestrate_nb: the change watcher failed")
                 failing = True

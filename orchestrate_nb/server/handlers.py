@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -19,42 +19,52 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from orchestrate_nb.server.routes import parse_body, respond
-from orchestrate_nb.server.services import OrchestrateService
-
 AUTH_RESOURCE = "orchestrate"
 API_PREFIX = "orchestrate/api"
 
 
+@dataclass(frozen=True)
+class Body:
+    """A request's raw body: parsed on the thread pool, with the service's one-line errors."""
+
+    raw: bytes
+
+
 class OrchestrateHandler(ExtensionHandlerMixin, APIHandler):
-    """The base of every route: the service, the thread pool, JSON, and the error mapping."""
+    """The base of every route: the thread pool, JSON, and the error mapping.
+
+    The service layer (and SQLAlchemy with it) is imported on the thread pool at the first
+    request, not when the server starts.
+    """
 
     auth_resource = AUTH_RESOURCE
-
-    @property
-    def service(self) -> OrchestrateService:
-        return self.settings["orchestrate_nb_service"]  # type: ignore[no-any-return]
 
     def query(self) -> dict[str, list[str]]:
         return {name: [value.decode("utf-8", "replace") for value in values]
                 for name, values in self.request.query_arguments.items()}
 
-    def body(self) -> dict[str, Any]:
-        return parse_body(self.request.body)
+    def body(self) -> Body:
+        return Body(self.request.body or b"")
 
-    async def call(self, function: Callable[..., Any], *args: Any, status: int = 200) -> None:
-        """Run ``function(*args)`` off the event loop and answer with its JSON (or the
-        error's status and one line): ``routes.respond``, which the ASGI adapter uses too."""
-        executor = self.settings["orchestrate_nb_executor"]
+    async def call(self, method: str, *args: Any, status: int = 200) -> None:
+        """Run the service's ``method(*args)`` off the event loop and answer with its JSON
+        (or the error's status and one line)."""
+        app: Any = self.extensionapp  # OrchestrateApp
         loop = asyncio.get_running_loop()
+        try:  # the answer is serialised on the pool too: the loop only sends bytes
+            payload = await loop.run_in_executor(app.executor, app.answer, method, args)
+        except Exception as exc:
+            from orchestrate_nb.server.services import error_status
 
-        def on_bug(exc: BaseException) -> None:
-            self.log.error("orchestrate_nb: %s %s failed", self.request.method,
-                           self.request.path, exc_info=exc)
-
-        failed, payload = await loop.run_in_executor(
-            executor, lambda: respond(lambda: function(*args), on_bug))
-        self.set_status(failed or status)
+            mapped = error_status(exc)
+            if mapped is None:
+                self.log.exception("orchestrate_nb: %s %s failed", self.request.method,
+                                   self.request.path)
+                mapped = (500, f"internal error: {type(exc).__name__}: {exc}")
+            self.set_status(mapped[0])
+            self.finish(json.dumps({"message": " ".join(mapped[1].split())}))
+            return
+        self.set_status(status)
         self.finish(payload)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -71,28 +81,28 @@ class RunsHandler(OrchestrateHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        await self.call(self.service.list_runs, self.query())
+        await self.call("list_runs", self.query())
 
 
 class RunHandler(OrchestrateHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
-        await self.call(self.service.get_run, run_id)
+        await self.call("get_run", run_id)
 
 
 class RunLogsHandler(OrchestrateHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
-        await self.call(self.service.run_logs, run_id, self.query())
+        await self.call("run_logs", run_id, self.query())
 
 
 class RunArtifactsHandler(OrchestrateHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
-        await self.call(self.service.run_artifacts, run_id, self.query())
+        await self.call("run_artifacts", run_id, self.query())
 
 
 class RunActionHandler(OrchestrateHandler):
@@ -101,67 +111,66 @@ class RunActionHandler(OrchestrateHandler):
     @web.authenticated
     @authorized
     async def post(self, run_id: str, action: str) -> None:
-        service = self.service
         if action == "cancel":
-            await self.call(service.cancel_run, run_id)
+            await self.call("cancel_run", run_id)
         elif action == "resume":
-            await self.call(lambda: service.resume_run(run_id, self.body()))
+            await self.call("resume_run", run_id, self.body())
         elif action == "rerun":
-            await self.call(service.rerun, run_id, status=201)
+            await self.call("rerun", run_id, status=201)
         else:
-            await self.call(service.open_notebook, run_id)
+            await self.call("open_notebook", run_id)
 
 
 class StatusHandler(OrchestrateHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        await self.call(self.service.status)
+        await self.call("status")
 
 
 class ChangesHandler(OrchestrateHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        await self.call(self.service.changed_since, self.query())
+        await self.call("changed_since", self.query())
 
 
 class MetaHandler(OrchestrateHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        await self.call(self.service.meta)
+        await self.call("meta")
 
 
 class WorkersHandler(OrchestrateHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        await self.call(self.service.list_workers)
+        await self.call("list_workers")
 
 
 class DeploymentsHandler(OrchestrateHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        await self.call(self.service.list_deployments)
+        await self.call("list_deployments")
 
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        await self.call(lambda: self.service.create_deployment(self.body()), status=201)
+        await self.call("create_deployment", self.body(), status=201)
 
 
 class DeploymentHandler(OrchestrateHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        await self.call(self.service.get_deployment, name)
+        await self.call("get_deployment", name)
 
     @web.authenticated
     @authorized
     async def delete(self, name: str) -> None:
-        await self.call(self.service.delete_deployment, name)
+        await self.call("delete_deployment", name)
 
 
 class DeploymentActionHandler(OrchestrateHandler):
@@ -170,25 +179,24 @@ class DeploymentActionHandler(OrchestrateHandler):
     @web.authenticated
     @authorized
     async def post(self, name: str, action: str) -> None:
-        service = self.service
         if action == "run":
-            await self.call(lambda: service.trigger(name, self.body()), status=201)
+            await self.call("trigger", name, self.body(), status=201)
         else:
-            await self.call(service.set_paused, name, action == "pause")
+            await self.call("set_paused", name, action == "pause")
 
 
 class SchedulePreviewHandler(OrchestrateHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        await self.call(lambda: self.service.schedule_preview(self.body()))
+        await self.call("schedule_preview", self.body())
 
 
 class NotebookParametersHandler(OrchestrateHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        await self.call(self.service.notebook_parameters, self.query())
+        await self.call("notebook_parameters", self.query())
 
 
 _ID = r"([^/]+)"

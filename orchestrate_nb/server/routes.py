@@ -1,12 +1,13 @@
-"""The API's routes, once, for both web adapters.
+"""The API's routes, once: the contract both web adapters serve.
 
 Each route is a method, a path pattern relative to ``/orchestrate/api/`` and a call into
 ``OrchestrateService``; ``respond`` runs a call and turns it into (status, JSON bytes) with the
-error mapping of ``services.error_status``. The Jupyter extension's tornado handlers
-(``handlers.py``) and the standalone Starlette app (``asgi.py``) are thin adapters around this:
-they authenticate, read the path, query and body, and hand ``respond`` the call, on a thread
-pool, never on the event loop. ``tests/server/test_adapters.py`` checks both serve exactly
-these routes.
+error mapping of ``services.error_status``. The standalone Starlette app (``asgi.py``)
+dispatches this table directly. The Jupyter extension's tornado handlers (``handlers.py``)
+name the same service methods (so that the extension imports the service layer, and
+SQLAlchemy, only at the first request, not when Jupyter starts);
+``tests/server/test_adapters.py`` checks they serve exactly these (method, path) pairs, and
+the API tests run against both.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from orchestrate_nb.server import services
 from orchestrate_nb.server.services import (
     BadRequest,
     OrchestrateService,
@@ -28,7 +30,7 @@ Query = Mapping[str, Sequence[str]]
 Body = Callable[[], dict[str, Any]]
 Call = Callable[[OrchestrateService, Sequence[str], Query, Body], Any]
 
-MAX_BODY_BYTES = 1 << 20  # a JSON body larger than 1 MiB is refused (413)
+MAX_BODY_BYTES = 1 << 20  # a JSON body larger than 1 MiB is refused (400, one line)
 
 
 @dataclass(frozen=True)
@@ -85,18 +87,11 @@ def match(method: str, path: str) -> tuple[Route | None, tuple[str, ...], bool]:
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
-    """A request body as a JSON object (empty: ``{}``), else one 400 line."""
-    if not raw:
-        return {}
+    """A request body as a JSON object (empty: ``{}``), else one 400 line (bodies over 1 MiB
+    are refused before they are parsed)."""
     if len(raw) > MAX_BODY_BYTES:
         raise BadRequest(f"the request body is larger than {MAX_BODY_BYTES} bytes")
-    try:
-        value = json.loads(raw)
-    except ValueError as exc:
-        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise BadRequest("the request body must be a JSON object")
-    return value
+    return services.parse_body(raw)
 
 
 def respond(function: Callable[[], Any],

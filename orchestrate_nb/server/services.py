@@ -23,9 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from orchestrate_nb.errors import (
     DeploymentError,
@@ -39,6 +37,9 @@ from orchestrate_nb.errors import (
 from orchestrate_nb.server import queries
 from orchestrate_nb.settings import Settings, load_settings, mask_url
 from orchestrate_nb.store.masking import mask_parameters
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 UTC = dt.timezone.utc
 T = TypeVar("T")
@@ -108,6 +109,19 @@ def error_status(exc: BaseException) -> tuple[int, str] | None:
     if isinstance(exc, OrchestrateError):
         return 400, one_line(str(exc))
     return None
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """A request body: a JSON object (empty: ``{}``), else one 400 line."""
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise BadRequest("the request body must be a JSON object")
+    return value
 
 
 # -- values ----------------------------------------------------------------------------
@@ -275,8 +289,14 @@ class OrchestrateService:
         from sqlalchemy.exc import SQLAlchemyError
 
         try:
-            with database.read() as conn:
-                yield conn
+            if database.dialect == "postgresql":
+                # one statement at a time, no BEGIN/COMMIT round trips: the API's reads need
+                # no snapshot across statements, and each round trip costs on a busy host
+                with database.engine.connect() as conn:
+                    yield conn.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                with database.read() as conn:
+                    yield conn
         except SQLAlchemyError as exc:
             raise self._down(exc) from None
 

@@ -2,7 +2,8 @@
 // component from its own folder. The panel fetches nothing until it is shown.
 import { ILabShell, ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ReactWidget } from '@jupyterlab/ui-components';
-import React, { useState } from 'react';
+import { Signal } from '@lumino/signaling';
+import React, { useEffect, useState } from 'react';
 
 import { ApprovalsTab } from './approvals/ApprovalsTab';
 import { DeploymentsTab } from './deployments/DeploymentsTab';
@@ -20,8 +21,31 @@ const TABS: Array<{ name: TabName; label: string; Component: React.FC<ITabProps>
   { name: 'approvals', label: 'Approvals', Component: ApprovalsTab }
 ];
 
+const tabRequested = new Signal<object, TabName>({});
+let pendingTab: TabName | null = null;
+
+/** Switches the sidebar to `name` (also when it has not been shown yet). */
+export function showTab(name: TabName): void {
+  pendingTab = name;
+  tabRequested.emit(name);
+}
+
 export function OrchestratePanel(props: ITabProps & { initialTab?: TabName }): JSX.Element {
-  const [tab, setTab] = useState<TabName>(props.initialTab ?? 'runs');
+  const [tab, setTab] = useState<TabName>(() => {
+    const requested = pendingTab;
+    pendingTab = null;
+    return requested ?? props.initialTab ?? 'runs';
+  });
+  useEffect(() => {
+    const slot = (_: object, name: TabName) => {
+      pendingTab = null;
+      setTab(name);
+    };
+    tabRequested.connect(slot);
+    return () => {
+      tabRequested.disconnect(slot);
+    };
+  }, []);
   const active = TABS.find(t => t.name === tab) ?? TABS[0];
   return (
     <div className="onb-panel" data-testid="onb-sidebar">

@@ -1,2 +1,3 @@
 import './base.css';
+import './deployments.css';
 import './runs.css';

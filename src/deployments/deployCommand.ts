@@ -1,16 +1,19 @@
 // The `orchestrate:deploy-notebook` command ("Deploy notebook…"), bound to the notebook
-// toolbar button and the file browser's context menu by schema/plugin.json. Placeholder:
-// the deployments engineer replaces `execute` with the dialog. Resolving the path is done
-// here already: from the notebook whose toolbar was clicked, or from the file browser's
-// selection only when the context menu called it (`args.from === 'filebrowser'`).
+// toolbar button and the file browser's context menu by schema/plugin.json: it opens the
+// deploy dialog on the notebook whose toolbar was clicked (the tracker's current widget),
+// or on the file browser's selection only when the context menu called it
+// (`args.from === 'filebrowser'`); a deployment made opens the sidebar's Deployments tab on
+// it (`orchestrate:show-deployment` with `{name}`).
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
-import { INotebookTracker } from '@jupyterlab/notebook';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 
 import { orchestrateIcon } from '../icons';
 import { localPath } from '../paths';
 import { CommandIDs, IOrchestrate, PLUGIN_PREFIX } from '../tokens';
+import { showDeployDialog } from './DeployDialog';
+import { SHOW_DEPLOYMENT_COMMAND, showDeployment } from './focus';
 
 export function notebookPathFor(
   args: { from?: unknown; path?: unknown },
@@ -28,37 +31,57 @@ export function notebookPathFor(
   return path ? localPath(path) : null;
 }
 
+/** The open notebook at `path`, if it is open. */
+function openPanel(path: string, tracker: INotebookTracker | null): NotebookPanel | null {
+  return tracker?.find(panel => localPath(panel.context.path) === path) ?? null;
+}
+
 export const deployCommandPlugin: JupyterFrontEndPlugin<void> = {
   id: `${PLUGIN_PREFIX}:deploy-command`,
-  description: 'The "Deploy notebook…" command.',
+  description: 'The "Deploy notebook…" command and the command that shows a deployment.',
   autoStart: true,
   requires: [IOrchestrate],
   optional: [INotebookTracker, IDefaultFileBrowser],
   activate: (
     app: JupyterFrontEnd,
-    _orchestrate: IOrchestrate,
+    orchestrate: IOrchestrate,
     tracker: INotebookTracker | null,
     browser: IDefaultFileBrowser | null
   ) => {
+    app.commands.addCommand(SHOW_DEPLOYMENT_COMMAND, {
+      label: 'Show Deployment in the Orchestrate Sidebar',
+      execute: args => showDeployment(app, String(args.name ?? ''))
+    });
     app.commands.addCommand(CommandIDs.deployNotebook, {
-      label: 'Deploy notebook…',
-      caption: 'Deploy this notebook as a scheduled run',
-      icon: orchestrateIcon,
+      label: args => (args.from === 'filebrowser' ? 'Deploy Notebook…' : 'Deploy notebook…'),
+      caption: 'Deploy this notebook: run it on a schedule, with parameters, on a worker',
+      icon: args => (args.from === 'filebrowser' ? undefined : orchestrateIcon),
+      isEnabled: args => notebookPathFor(args, tracker, browser) !== null,
       execute: async args => {
         const path = notebookPathFor(args, tracker, browser);
-        if (!path) {
+        if (!path || !path.endsWith('.ipynb')) {
           await showDialog({
             title: 'Deploy notebook',
-            body: 'Open or select a notebook to deploy.',
+            body: 'Open or select a notebook (.ipynb) to deploy.',
             buttons: [Dialog.okButton()]
           });
           return;
         }
-        await showDialog({
-          title: 'Deploy notebook',
-          body: `From a terminal: orchestrate-nb deploy ${path} --name NAME --cron "0 7 * * *"`,
-          buttons: [Dialog.okButton()]
+        const panel = openPanel(path, tracker);
+        const deployment = await showDeployDialog(orchestrate.api, {
+          path,
+          dirty: !!panel?.context.model.dirty,
+          save: panel ? () => panel.context.save() : undefined
         });
+        if (!deployment) {
+          return;
+        }
+        void orchestrate.live.refresh();
+        Notification.success(
+          `Deployed ${path} as ${deployment.name}: ${deployment.schedule.description || 'no schedule'}.`,
+          { autoClose: 6000 }
+        );
+        await showDeployment(app, deployment.name);
       }
     });
   }

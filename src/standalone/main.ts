@@ -2,11 +2,23 @@
 // static/): runs, a run's page (graph, states, artifacts, followed logs, the executed notebook
 // as sanitised HTML), deployments with Run now, and approvals. It talks to the same API as
 // the JupyterLab sidebar (docs/server-api.md) with the cookie the server set from the
-// printed URL's token. No framework: the DOM is built with textContent and attributes only
-// (never HTML strings from the server), and the run graph is drawn by the inline widget's own
-// view (orchestrate_nb/notebook/graph/static/graph.js), as the sidebar's run page draws it.
-import view, { GraphModelLike } from '../../orchestrate_nb/notebook/graph/static/graph.js';
-import '../../orchestrate_nb/notebook/graph/static/graph.css';
+// printed URL's token.
+//
+// The sidebar's components that need no JupyterLab runtime are mounted as they are: the run
+// graph (run/RunGraph: the inline widget's own view), the followed, searchable logs
+// (run/LogView) over the sidebar's ApiClient (api.ts; esbuild swaps @jupyterlab/services and
+// coreutils for the small stand-ins in shims/), and the state chips, with the sidebar's
+// styles. The shell around them (hash routes, lists, forms) is plain DOM built with
+// textContent and attributes only (never HTML strings from the server): the sidebar's tabs
+// and dialogs are JupyterLab widgets (ReactWidget, showDialog, FormComponent, commands).
+import React from 'react';
+import { createRoot, Root } from 'react-dom/client';
+
+import { ApiClient, GraphSnapshot, Meta } from '../api';
+import { LogView } from '../run/LogView';
+import { RunGraph } from '../run/RunGraph';
+import { StateChip } from '../runs/RunsTab';
+import '../../style/index.css';
 import './standalone.css';
 
 type Json = Record<string, any>;
@@ -93,13 +105,14 @@ function seconds(value: number | null): string {
   return `${Math.floor(value / 3600)} h ${Math.round((value % 3600) / 60)} min`;
 }
 
+/** The sidebar's state chip (runs/RunsTab's StateChip), mounted in place. */
 function chip(run: Json): HTMLElement {
-  return el(
-    'span',
-    { class: `onb-sa-chip onb-sa-chip--${String(run.state_type).toLowerCase()}` },
-    String(run.state_name)
-  );
+  const host = el('span', { class: 'onb-sa-chiphost' });
+  createRoot(host).render(React.createElement(StateChip, { stateType: String(run.state_type), name: String(run.state_name) }));
+  return host;
 }
+
+const client = new ApiClient();
 
 function flash(message: string, error = true): void {
   const box = document.getElementById('onb-sa-flash');
@@ -229,32 +242,6 @@ async function runsPage(params: URLSearchParams): Promise<void> {
   refreshPage = () => load();
 }
 
-class LiveGraphModel implements GraphModelLike {
-  private values = new Map<string, unknown>();
-  private listeners = new Map<string, Array<() => void>>();
-  constructor(data: Record<string, unknown>) {
-    this.values = new Map(Object.entries(data));
-  }
-  get(name: string): unknown {
-    return this.values.get(name) ?? null;
-  }
-  set(name: string, value: unknown): void {
-    this.values.set(name, value);
-    for (const callback of this.listeners.get(`change:${name}`) ?? []) {
-      callback();
-    }
-  }
-  save_changes(): void {
-    // no kernel behind this page
-  }
-  on(event: string, callback: () => void): void {
-    this.listeners.set(event, [...(this.listeners.get(event) ?? []), callback]);
-  }
-  off(event: string, callback: () => void): void {
-    this.listeners.set(event, (this.listeners.get(event) ?? []).filter(c => c !== callback));
-  }
-}
-
 function approvalForm(run: Json, onDone: () => void): HTMLElement {
   const pause = run.pause ?? {};
   const schema = pause.input_schema as Json | null;
@@ -300,11 +287,16 @@ async function runPage(id: string): Promise<void> {
   const graphHost = el('div', { class: 'onb-sa-graph', 'data-testid': 'run-graph' });
   const statesList = el('ol', { class: 'onb-sa-states' });
   const artifacts = el('div', { class: 'onb-sa-artifacts' });
-  const logs = el('pre', { class: 'onb-sa-logs', 'data-testid': 'run-logs' });
-  const model = new LiveGraphModel({ graph: detail.graph, states: meta?.states, box: meta?.box, selected: null });
-  view.render({ model, el: graphHost });
-  let after = 0;
-  let final = false;
+  const logsHost = el('div', { class: 'onb-sa-logs' });
+  const graphRoot: Root = createRoot(graphHost);
+  const logsRoot: Root = createRoot(logsHost);
+  let tick = 0;
+
+  function drawReact(): void {
+    const r = detail.run as Json;
+    graphRoot.render(React.createElement(RunGraph, { graph: detail.graph as GraphSnapshot, meta: meta as Meta }));
+    logsRoot.render(React.createElement(LogView, { api: client, runId: String(r.id), tick, runFinal: FINAL.has(r.state_type) }));
+  }
 
   function drawHeader(): void {
     const r = detail.run as Json;
@@ -359,29 +351,15 @@ async function runPage(id: string): Promise<void> {
     }
   }
 
-  async function followLogs(): Promise<void> {
-    while (!final) {
-      const page = await api(`runs/${encodeURIComponent(run.id)}/logs?after=${after}&limit=1000`);
-      for (const line of page.logs as Json[]) {
-        logs.append(`${line.timestamp.slice(11, 23)} ${line.level_name.padEnd(7)} ${line.task_name ? `[${line.task_name}] ` : ''}${line.message}\n`);
-      }
-      after = page.cursor;
-      final = page.final;
-      if ((page.logs as Json[]).length < 1000) {
-        break;
-      }
-    }
-  }
-
   async function refresh(): Promise<void> {
     detail = await api(`runs/${encodeURIComponent(run.id)}`);
-    model.set('graph', detail.graph);
+    tick += 1;
     drawHeader();
-    await followLogs();
+    drawReact();
   }
 
   drawHeader();
-  await followLogs();
+  drawReact();
   main().replaceChildren(
     el('p', {}, el('a', { href: '#/runs' }, '← Runs')),
     header,
@@ -389,7 +367,7 @@ async function runPage(id: string): Promise<void> {
     graphHost,
     el('div', { class: 'onb-sa-columns' }, el('section', {}, el('h2', {}, 'States'), statesList), el('section', {}, el('h2', {}, 'Artifacts'), artifacts)),
     el('h2', {}, 'Logs'),
-    logs
+    logsHost
   );
   refreshPage = refresh;
 }

@@ -19,13 +19,14 @@ from orchestrate_nb.cli import (
     deploy,
     runs,
     secrets,
+    server,
     variables,
     worker,
 )
 from orchestrate_nb.errors import OrchestrateError
 
 COMMAND_GROUPS = (deploy, runs, worker, concurrency, artifacts, variables,
-                  secrets, blocks, alerts, db)
+                  secrets, blocks, alerts, server, db)
 
 
 def build_parser() -> argparse.ArgumentParser:

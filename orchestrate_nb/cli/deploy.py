@@ -36,6 +36,9 @@ def register(subparsers: Any) -> None:
         parser = commands.add_parser(command, help=help_text)
         parser.add_argument("name", metavar="NAME")
         parser.set_defaults(handler=handler)
+    from orchestrate_nb.cli import webhooks
+
+    webhooks.register(commands)
 
 
 def _register_deploy(subparsers: Any) -> None:

@@ -100,6 +100,13 @@ class RunLogsHandler(OrchestrateHandler):
         await self.call("run_logs", run_id, self.query())
 
 
+class RunArtifactsHandler(OrchestrateHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        await self.call("run_artifacts", run_id, self.query())
+
+
 class RunActionHandler(OrchestrateHandler):
     """``POST runs/{id}/cancel|resume|rerun|notebook``."""
 
@@ -199,6 +206,7 @@ ROUTES: list[tuple[str, type[OrchestrateHandler]]] = [
     ("runs", RunsHandler),
     (f"runs/{_ID}", RunHandler),
     (f"runs/{_ID}/logs", RunLogsHandler),
+    (f"runs/{_ID}/artifacts", RunArtifactsHandler),
     (f"runs/{_ID}/(cancel|resume|rerun|notebook)", RunActionHandler),
     ("deployments", DeploymentsHandler),
     (f"deployments/{_ID}", DeploymentHandler),

@@ -48,6 +48,7 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 DEFAULT_LOG_LIMIT = 500
 MAX_LOG_LIMIT = 5000
+ARTIFACT_LIMIT = 200  # a run page shows its newest 200 artifacts
 TASK_RUN_LIMIT = 5000  # a run page lists at most this many task runs (and its graph folds them)
 STATE_TYPES = ("SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING", "COMPLETED",
                "FAILED", "CANCELLED", "CRASHED")
@@ -405,7 +406,26 @@ class OrchestrateService:
             "edges": [{"upstream": e.upstream_task_run_id, "downstream":
                        e.downstream_task_run_id, "input_name": e.input_name} for e in edges],
             "graph": run_graph(row, states, tasks, edges, subflows),
+            "artifacts": self._artifacts(row.id, ARTIFACT_LIMIT),
         }
+
+    def run_artifacts(self, id_or_prefix: str,
+                      query: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+        """The artifacts a run (and its task runs) made, newest first."""
+        limit = parse_int(_last(query, "limit"), "limit", ARTIFACT_LIMIT, 1, MAX_LIMIT)
+        with self.read() as conn:
+            row = self.resolve_run(conn, id_or_prefix)
+        return {"artifacts": self._artifacts(row.id, limit)}
+
+    def _artifacts(self, run_id: str, limit: int) -> list[dict[str, Any]]:
+        from orchestrate_nb.store.artifacts import describe, list_artifacts
+
+        found = self.guarded(lambda: list_artifacts(self.database(), flow_run_id=run_id,
+                                                    limit=limit))
+        return [{"id": a.id, "key": a.key, "type": a.type, "data": a.data,
+                 "description": a.description, "summary": describe(a.type, a.data),
+                 "flow_run_id": a.flow_run_id, "task_run_id": a.task_run_id,
+                 "created": iso(a.created), "updated": iso(a.updated)} for a in found]
 
     def run_logs(self, id_or_prefix: str, query: Mapping[str, Sequence[str]]) -> dict[str, Any]:
         after = parse_int(_last(query, "after"), "after", 0, 0, 2**62)
@@ -513,6 +533,17 @@ class OrchestrateService:
         if inside is not None:
             return {"path": inside}
         return {"path": self._copy_into_root(Path(source), row)}
+
+    def executed_notebook(self, id_or_prefix: str) -> Path:
+        """The run's executed notebook file (404 when it has none, or its file is gone)."""
+        with self.read() as conn:
+            row = self.resolve_run(conn, id_or_prefix)
+            details = queries.run_details(conn, row.id)
+        source = details.executed_notebook
+        if not source or not Path(source).is_file():
+            raise NotFoundError(f"flow run {row.name} has no executed notebook"
+                                + (" (its file is gone)" if source else ""))
+        return Path(source)
 
     def _copy_into_root(self, source: Path, row: Any) -> str:
         folder = self.root_dir / COPIES_FOLDER

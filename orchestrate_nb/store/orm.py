@@ -435,3 +435,28 @@ class AlertDelivery(Base):
 
     __table_args__ = (UniqueConstraint("alert_id", "subject", "event", "target"),
                       Index(None, "status", "next_attempt"))
+
+
+class Webhook(Base):
+    """A webhook trigger of a deployment: a POST to ``/orchestrate/hooks/<secret>`` creates a
+    run. Only the secret's SHA-256 is kept; deleting the row revokes it."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    deployment_id: Mapped[str] = mapped_column(index=True)
+    secret_hash: Mapped[str] = mapped_column(unique=True)
+    mapping: Mapped[dict[str, Any] | None]  # parameter -> template over the body
+    created: Mapped[dt.datetime]
+    last_used: Mapped[dt.datetime | None]
+
+
+class WebhookDelivery(Base):
+    """A delivery id seen by a webhook in the last hour, and the run it created."""
+
+    __tablename__ = "webhook_deliveries"
+
+    webhook_id: Mapped[str] = mapped_column(primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(primary_key=True)
+    flow_run_id: Mapped[str | None]
+    created: Mapped[dt.datetime] = mapped_column(index=True)

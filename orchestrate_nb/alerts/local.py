@@ -30,7 +30,7 @@ RETRY_WINDOW_SECONDS = 60.0  # how long the process keeps retrying its own faile
 class LocalDispatcher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.index = AlertIndex()
+        self.index = AlertIndex(check_seconds=0)  # a flow run just made may follow an alert just made
         self.queue: queue.Queue[list[str]] = queue.Queue()
         self.idle = threading.Event()
         self.idle.set()

@@ -5,8 +5,9 @@ delivery from the state change to the receiver ≤ 2 s for a flow failure, ≤ t
 interval (the worker's maintenance pass, 1 s) + 2 s for a crash.
 
 Prints medians, each beside its baseline measured in the same run:
-- evaluation: reading the run, refreshing the cached alert index and matching, with 1,000
-  alerts and with none (the baseline); and the whole step that also builds the message;
+- evaluation: reading the run, refreshing the cached alert index (as a worker does: the
+  alerts' version is checked at most once a second) and matching, with 1,000 alerts and
+  with none (the baseline); and the whole step that also builds the message;
 - flow failure: the flow's final state (its end time in the store) to the receiver's
   receipt, for a local flow run sent by the process that ran it;
 - crash: a deployment run's owner process killed, to the receiver's receipt, with a worker

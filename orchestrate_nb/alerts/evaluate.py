@@ -8,7 +8,9 @@ one finished run against a thousand alerts is a dict lookup and a short loop.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,50 +23,76 @@ from orchestrate_nb.store.orm import Deployment, FlowRun
 
 
 class AlertIndex:
-    """The store's alerts, by event, refreshed when they change."""
+    """The store's alerts, indexed by event and scope, refreshed when they change (checked
+    at most every ``check_seconds``: a new alert applies within a second)."""
 
-    def __init__(self) -> None:
+    def __init__(self, check_seconds: float = 1.0) -> None:
         self._lock = threading.Lock()
         self._version: object = None
+        self._checked = -math.inf
+        self.check_seconds = check_seconds
         self.alerts: list[AlertInfo] = []
-        self.by_event: dict[str, list[AlertInfo]] = {}
+        self.by_scope: dict[tuple[str, str | None, str | None], list[AlertInfo]] = {}
+        self.events: set[str] = set()
         self.freshness: list[AlertInfo] = []
 
     def refresh(self, conn: Connection) -> AlertIndex:
+        if time.monotonic() - self._checked < self.check_seconds:
+            return self
         version = store.alerts_version(conn)
         with self._lock:
+            self._checked = time.monotonic()
             if version != self._version:
-                self.alerts = store.load_alerts(conn)
-                self.by_event = {}
-                for alert in self.alerts:
-                    for event in alert.events:
-                        self.by_event.setdefault(event, []).append(alert)
-                self.freshness = [a for a in self.alerts if a.no_success_for_seconds]
+                self._index(store.load_alerts(conn))
                 self._version = version
         return self
 
-    @property
-    def events(self) -> set[str]:
-        return set(self.by_event)
+    def _index(self, alerts: list[AlertInfo]) -> None:
+        self.alerts = alerts
+        self.by_scope = {}
+        for alert in alerts:
+            for event in alert.events:
+                self.by_scope.setdefault((event, *_scope(alert)), []).append(alert)
+        self.events = {event for event, _, _ in self.by_scope}
+        self.freshness = [a for a in alerts if a.no_success_for_seconds]
+
+
+def _scope(alert: AlertInfo) -> tuple[str | None, str | None]:
+    for kind, value in (("deployment", alert.deployment), ("flow", alert.flow),
+                        ("tag", alert.tag)):
+        if value is not None:
+            return kind, value
+    return None, None
 
 
 def matches(alert: AlertInfo, run: run_facts.RunFacts) -> bool:
-    if alert.deployment is not None and alert.deployment != run.deployment_name:
-        return False
-    if alert.flow is not None and alert.flow != run.flow_name:
-        return False
-    if alert.tag is not None and alert.tag not in run.tags:
-        return False
-    # An alert for everything is about top-level runs: a failing subflow fails its parent.
-    return not (run.is_subflow and alert.deployment is None and alert.flow is None
-                and alert.tag is None)
+    kind, value = _scope(alert)
+    if kind is None:  # an alert for everything is about top-level runs: a failing subflow
+        return not run.is_subflow  # fails its parent
+    if kind == "deployment":
+        return value == run.deployment_name
+    if kind == "flow":
+        return value == run.flow_name
+    return value in run.tags
 
 
 def matching_alerts(index: AlertIndex, run: run_facts.RunFacts) -> list[AlertInfo]:
+    """The alerts ``run``'s state sets off: dictionary lookups by event and scope."""
     event = run.event
     if event is None:
         return []
-    return [alert for alert in index.by_event.get(event, ()) if matches(alert, run)]
+    scopes: list[tuple[str | None, str | None]] = [("flow", run.flow_name)]
+    if run.deployment_name is not None:
+        scopes.append(("deployment", run.deployment_name))
+    scopes += [("tag", tag) for tag in run.tags]
+    if not run.is_subflow:
+        scopes.append((None, None))
+    found: list[AlertInfo] = []
+    for kind, value in scopes:
+        for alert in index.by_scope.get((event, kind, value), ()):
+            if alert not in found:
+                found.append(alert)
+    return found
 
 
 def run_deliveries(conn: Connection, index: AlertIndex,

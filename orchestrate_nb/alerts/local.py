@@ -21,6 +21,7 @@ from orchestrate_nb.alerts.evaluate import AlertIndex, run_deliveries
 from orchestrate_nb.alerts.facts import read_runs
 from orchestrate_nb.errors import OrchestrateError, StoreError
 from orchestrate_nb.settings import Settings
+from orchestrate_nb.store.database import Database, normalise_url
 
 logger = logging.getLogger("orchestrate_nb.alerts")
 EXIT_WAIT_SECONDS = delivery.TIMEOUT_SECONDS + 2
@@ -28,10 +29,12 @@ RETRY_WINDOW_SECONDS = 60.0  # how long the process keeps retrying its own faile
 
 
 class LocalDispatcher:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.index = AlertIndex()
-        self.queue: queue.Queue[list[str]] = queue.Queue()
+    """One per process: evaluates and sends on its own thread, in the order runs finish."""
+
+    def __init__(self) -> None:
+        self.index = AlertIndex(check_seconds=0)  # an alert made just before the run counts
+        self.queue: queue.Queue[tuple[Settings, list[str]]] = queue.Queue()
+        self.database: Database | None = None  # of the store the last runs were written to
         self.idle = threading.Event()
         self.idle.set()
         self.retry_until = 0.0
@@ -40,9 +43,9 @@ class LocalDispatcher:
         self.thread.start()
         atexit.register(self.wait, EXIT_WAIT_SECONDS)
 
-    def submit(self, run_ids: list[str]) -> None:
+    def submit(self, settings: Settings, run_ids: list[str]) -> None:
         self.idle.clear()
-        self.queue.put(run_ids)
+        self.queue.put((settings, run_ids))
 
     def wait(self, timeout: float) -> bool:
         """Until what was submitted is sent (or given up); False on timeout."""
@@ -51,12 +54,12 @@ class LocalDispatcher:
     def _loop(self) -> None:
         while True:
             try:
-                run_ids = self.queue.get(timeout=1.0)
+                settings, run_ids = self.queue.get(timeout=1.0)
             except queue.Empty:
                 self._retry_due()
                 continue
             try:
-                self._dispatch(run_ids)
+                self._dispatch(self._database(settings), run_ids)
             except StoreError as exc:  # the store's reporter says it, in one line
                 logger.debug("alerts of %d finished run(s) not evaluated: %s",
                              len(run_ids), exc)
@@ -68,10 +71,19 @@ class LocalDispatcher:
             if self.queue.empty():
                 self.idle.set()
 
-    def _dispatch(self, run_ids: list[str]) -> None:
-        from orchestrate_nb.store.handles import shared_database
+    def _database(self, settings: Settings) -> Database:
+        """The store the runs were written to (not whatever the environment says now)."""
+        from orchestrate_nb.store.database import open_database
 
-        database = shared_database()
+        if self.database is None or \
+                self.database.engine.url != normalise_url(settings.database_url):
+            if self.database is not None:
+                self.database.dispose()
+            self.database = None
+            self.database = open_database(settings)  # (migrated already: it was written)
+        return self.database
+
+    def _dispatch(self, database: Database, run_ids: list[str]) -> None:
         with database.read() as conn:
             index = self.index.refresh(conn)
             if not index.alerts:
@@ -83,12 +95,10 @@ class LocalDispatcher:
             self.retry_until = time.monotonic() + RETRY_WINDOW_SECONDS
 
     def _retry_due(self) -> None:
-        if time.monotonic() > self.retry_until:
+        if time.monotonic() > self.retry_until or self.database is None:
             return
-        from orchestrate_nb.store.handles import shared_database
-
         try:
-            outcomes = delivery.send_due(shared_database())
+            outcomes = delivery.send_due(self.database)
         except OrchestrateError as exc:
             logger.debug("alert retries not sent: %s", exc)  # the next try says more
             return
@@ -105,8 +115,8 @@ def dispatch_finished_runs(settings: Settings, run_ids: list[str]) -> None:
     with _lock:
         dispatcher = _dispatchers.get(os.getpid())
         if dispatcher is None:
-            dispatcher = _dispatchers[os.getpid()] = LocalDispatcher(settings)
-    dispatcher.submit(run_ids)
+            dispatcher = _dispatchers[os.getpid()] = LocalDispatcher()
+    dispatcher.submit(settings, run_ids)
 
 
 def wait_for_local_alerts(timeout: float = EXIT_WAIT_SECONDS) -> bool:

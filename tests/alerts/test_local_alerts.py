@@ -4,6 +4,7 @@ what to look at, never holding the flow up, retried when the receiver is down.""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from alert_helpers import slack_alert, texts
@@ -32,6 +33,11 @@ def quiet_flow() -> int:
     return 1
 
 
+def alert_logs(query: Any) -> list[str]:
+    return [r["message"] for r in query("SELECT message FROM logs WHERE logger = "
+                                        "'orchestrate_nb.alerts' ORDER BY id")]
+
+
 def run_failing(**parameters: object) -> None:
     with pytest.raises(ValueError):
         nightly_etl(**parameters)
@@ -54,8 +60,7 @@ def test_a_failed_flow_is_alerted_once_with_what_to_look_at(receiver, database_u
     # a worker's pass over the same run sends nothing more
     AlertMaintenance(shared_database()).run(dt.datetime.now(dt.timezone.utc))
     assert len(receiver.posts) == 1
-    logs = [r["message"] for r in query("SELECT message FROM logs WHERE logger = "
-                                        "'orchestrate_nb.alerts'")]
+    logs = wait_for(lambda: alert_logs(query), "the outcome in the run's logs")
     assert logs == [f"alert sent to slack-webhook/team: [orchestrate-nb] Failed: "
                     f"nightly-etl / {run['name']}"]
 
@@ -89,10 +94,10 @@ def test_a_receiver_down_for_two_attempts_gets_it_on_the_third(receiver, databas
     slack_alert(receiver)
     run_failing()
     wait_for(lambda: texts(receiver), "the third attempt", timeout=60)
+    logs = wait_for(lambda: (lines := alert_logs(query)) and len(lines) == 3 and lines,
+                    "the three outcomes in the run's logs")  # (recorded after the receipt)
     [delivery] = query("SELECT status, attempts FROM alert_deliveries")
     assert (delivery["status"], delivery["attempts"]) == ("sent", 3)
-    logs = [r["message"] for r in query("SELECT message FROM logs WHERE logger = "
-                                        "'orchestrate_nb.alerts' ORDER BY id")]
     assert [line.split(":")[0] for line in logs] == [
         "alert to slack-webhook/team failed (attempt 1), retrying in 1 s",
         "alert to slack-webhook/team failed (attempt 2), retrying in 2 s",

@@ -338,7 +338,13 @@ export function RunPage(props: IRunPageProps): JSX.Element {
       )}
       <section className="onb-run__section">
         <h2>Graph</h2>
-        <RunGraph graph={detail.graph} meta={meta} />
+        {detail.graph?.nodes?.length ? (
+          <RunGraph graph={detail.graph} meta={meta} />
+        ) : (
+          <p className="onb-muted" data-testid="onb-run-graph-empty">
+            {final ? 'No task runs to draw.' : 'No task runs yet: the graph appears with the first one.'}
+          </p>
+        )}
       </section>
       <div className="onb-run__columns">
         <section className="onb-run__section">

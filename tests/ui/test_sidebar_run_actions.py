@@ -68,4 +68,12 @@ def test_a_deployment_run_page_opens_its_notebook_and_runs_again(
     assert detail["deployment_name"] == "days-report"
     assert detail["parameters"] == {"days": 12}
     assert detail["state_type"] == "SCHEDULED"
+
+    # open run pages come back when JupyterLab is loaded again (tracked and restored)
+    page.wait_for_timeout(1500)  # the workspace is saved shortly after a change
+    page.goto(f"{lab.url}/lab/workspaces/actions?token={lab.token}")
+    page.locator(f'[data-testid="onb-run-page"][data-run-id="{new_id}"]').wait_for(
+        state="attached")
+    page.locator(f'[data-testid="onb-run-page"][data-run-id="{run["id"]}"]').wait_for(
+        state="attached")
     assert not page.console.problems

@@ -70,6 +70,12 @@ export const runPagePlugin: JupyterFrontEndPlugin<void> = {
         return main;
       }
     });
+    // A link to a run (an alert's `…/lab?orchestrate-run=<id>`) opens its page once the
+    // layout is restored.
+    const linked = new URLSearchParams(window.location.search).get('orchestrate-run');
+    if (linked) {
+      void app.restored.then(() => app.commands.execute(OPEN_RUN, { id: linked }));
+    }
     if (restorer) {
       void restorer.restore(tracker, {
         command: OPEN_RUN,

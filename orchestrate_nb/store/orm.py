@@ -43,13 +43,18 @@ NAMING_CONVENTION = {
 }
 
 
+# The text SQLAlchemy's SQLite DATETIME writes (it sorts chronologically).
+_SQLITE_TEXT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+
+
 def _sqlite_bind(value: dt.datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is not None and value.tzinfo is not UTC:  # the engine's are UTC already
         value = value.astimezone(UTC)
-    # The text SQLAlchemy's SQLite DATETIME writes, made in C (it sorts chronologically).
-    return value.isoformat(" ", "microseconds")[:26]
+    # %-formatting the fields costs two thirds of isoformat() and slicing off the offset.
+    return _SQLITE_TEXT % (value.year, value.month, value.day, value.hour, value.minute,
+                           value.second, value.microsecond)
 
 
 def _sqlite_result(value: str | None) -> dt.datetime | None:
@@ -61,8 +66,9 @@ def _sqlite_result(value: str | None) -> dt.datetime | None:
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """A timezone-aware UTC timestamp on every backend (naive values are taken as UTC).
 
-    PostgreSQL stores ``timestamptz``; SQLite stores SQLAlchemy's usual ISO text, written and
-    read by C-level ``isoformat``/``fromisoformat`` because the writer converts millions.
+    PostgreSQL stores ``timestamptz``; SQLite stores SQLAlchemy's usual ISO text, written by
+    one %-format and read by ``fromisoformat`` (not SQLAlchemy's regular expression) because
+    the writer converts millions.
     """
 
     impl = DateTime(timezone=True)

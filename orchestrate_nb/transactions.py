@@ -23,9 +23,10 @@ from orchestrate_nb.engine.transactions import (
     IsolationLevel,
     Transaction,
     TransactionState,
+    atransaction,
     get_transaction,
     transaction,
 )
 
-__all__ = ["CommitMode", "IsolationLevel", "Transaction", "TransactionState",
+__all__ = ["CommitMode", "IsolationLevel", "Transaction", "TransactionState", "atransaction",
            "get_transaction", "transaction"]

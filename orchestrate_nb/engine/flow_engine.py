@@ -26,6 +26,7 @@ from orchestrate_nb.core.states import (
     StateType,
     TimedOut,
 )
+from orchestrate_nb.core.tasks import UNBOUND
 from orchestrate_nb.engine.context import (
     FlowRunContext,
     adopted_flow_run_ctx,
@@ -66,7 +67,8 @@ class FlowRunEngine:
         adopted = adopted_flow_run_ctx.get() if parent is None else None
         self.flow_run = FlowRun(adopted or str(uuid.uuid4()), "", flow.name, parameters,
                                 tag_tuple, parent_id, state)
-        name = self.flow_run.name = self._run_name()
+        name = self.flow_run.name = (generate_flow_run_name() if flow.flow_run_name is None
+                                     else self._run_name())
         parent_task = task_run_ctx.get()
         self.flow_run.parent_task_run_id = parent_task.task_run.id if parent_task else None
         if parent is not None:
@@ -80,7 +82,7 @@ class FlowRunEngine:
             adopted_flow_run_ctx.set(None)  # adopted once: a second flow gets its own run
             return
         recorded = parameters
-        if flow.bound_parameter is not None:  # a method's instance is not a parameter
+        if flow._bound is not UNBOUND:  # a method's instance is not a parameter
             recorded = {k: v for k, v in parameters.items() if k != flow.bound_parameter}
         self.reporter.emit(FlowRunCreated(
             fr.id, flow.name, name, jsonable_parameters(recorded), tag_tuple, parent_id,
@@ -259,12 +261,11 @@ def call_flow(flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any
               return_state: bool) -> Any:
     configure_logging()
     parameters = flow.validate_parameters(flow.bind_parameters(args, kwargs))
-    outer = flow_run_ctx.get()
-    if outer is not None and outer.tracer is not None:  # a subflow in Flow.visualize()
-        return outer.tracer.call(flow.name, parameters)
+    parent = flow_run_ctx.get()
+    if parent is not None and parent.tracer is not None:  # a subflow in Flow.visualize()
+        return parent.tracer.call(flow.name, parameters)
     if flow.isasync:
         return _call_flow_async(flow, parameters, return_state)
-    parent = flow_run_ctx.get()
     engine = FlowRunEngine(flow, parameters, parent)
     with watch_flow_run(engine.flow_run, parent is None):
         state: State = drive_sync(engine.machine())

@@ -28,8 +28,8 @@ import inspect
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar, Token
 from typing import Any
 
@@ -295,6 +295,19 @@ def transaction(key: str | None = None, store: Any = None,
     if logger is None:
         logger = _run_logger_or_none() or _log
     with Transaction(key, store, commit_mode, isolation_level, overwrite, write_on_commit,
+                     logger) as txn:
+        yield txn
+
+
+@asynccontextmanager
+async def atransaction(key: str | None = None, store: Any = None,
+                       commit_mode: CommitMode | None = None,
+                       isolation_level: IsolationLevel | None = None, overwrite: bool = False,
+                       write_on_commit: bool = True,
+                       logger: logging.Logger | logging.LoggerAdapter[Any] | None = None
+                       ) -> AsyncIterator[Transaction]:
+    """``transaction`` for ``async with`` (Prefect's ``atransaction``)."""
+    with transaction(key, store, commit_mode, isolation_level, overwrite, write_on_commit,
                      logger) as txn:
         yield txn
 

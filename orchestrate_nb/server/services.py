@@ -263,11 +263,13 @@ class OrchestrateService:
         with self._lock:
             if self._database is None:
                 self._fail_fast()
-                try:
-                    from orchestrate_nb.store.database import open_database
+                from sqlalchemy.exc import SQLAlchemyError
 
+                from orchestrate_nb.store.database import open_database
+
+                try:
                     self._database = open_database(_server_settings(self.settings))
-                except StoreError as exc:
+                except (StoreError, SQLAlchemyError) as exc:
                     raise self._down(exc) from None
             return self._database
 
@@ -276,10 +278,23 @@ class OrchestrateService:
             raise Unavailable(self._down_message)
 
     def _down(self, exc: BaseException) -> Unavailable:
+        """A 503 for a store error; one that says the store cannot be reached (a refused or
+        lost connection) is repeated at once for ``DOWN_SECONDS``, so requests do not pile
+        up on connection timeouts."""
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
         detail = one_line(mask_url(str(exc)))
-        self._down_message = f"run store unreachable at {self.display_url}: {detail}"[:500]
+        for noise in ("[SQL:", "(Background on this error"):  # SQLAlchemy's extra lines
+            detail = detail.split(noise)[0].strip()
+        unreachable = isinstance(exc, (OperationalError, InterfaceError)) or (
+            isinstance(exc, StoreError) and isinstance(exc.__cause__,
+                                                       (OperationalError, InterfaceError)))
+        if not unreachable:
+            return Unavailable(f"run store query failed ({self.display_url}): {detail}"[:500])
+        message = f"run store unreachable at {self.display_url}: {detail}"[:500]
+        self._down_message = message
         self._down_until = time.monotonic() + DOWN_SECONDS
-        return Unavailable(self._down_message)
+        return Unavailable(message)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import secrets
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 VERSION = "0.1.0"
@@ -59,3 +63,31 @@ def make_venv(base: Path, path_after: str = "") -> Venv:
            "JUPYTER_RUNTIME_DIR": str(base / "jupyter_runtime"),
            "ORCHESTRATE_NB_HOME": str(base / "orchestrate_home")}
     return Venv(root, env)
+
+
+@contextmanager
+def start_notebook7(base: Path, venv: Venv) -> Iterator[Any]:
+    """Notebook 7 (``jupyter notebook``) of ``venv`` on 127.0.0.1, its root under ``base``."""
+    root = base / "root"
+    root.mkdir()
+    port, token = ui._free_port(), secrets.token_hex(16)
+    env = {**venv.env, "JUPYTER_CONFIG_DIR": str(base / "config"),
+           "JUPYTER_RUNTIME_DIR": str(base / "runtime")}
+    log = base / "notebook.log"
+    command = [venv.python, "-m", "jupyter", "notebook", "--no-browser",
+               "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+               "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+               "--ServerApp.allow_root=True", f"--ServerApp.root_dir={root}"]
+    with log.open("wb") as out:
+        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        ui._wait_until_up(url, token, server, log)
+        yield ui.Lab(url, token, root, None, log)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

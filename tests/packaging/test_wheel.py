@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fresh_venv import REPO, VERSION, Venv, make_venv, ui
+from fresh_venv import REPO, VERSION, Venv, make_venv, start_notebook7, ui
 
 pytestmark = pytest.mark.slow
 
@@ -56,6 +56,33 @@ def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Venv
     yield installed
 
 
+# The oldest JupyterLab the wheel allows (pyproject: jupyterlab>=4.0): the bundle's shared
+# modules must load there too (no "Federation Runtime" refusal, no error from us).
+FLOOR_JUPYTERLAB = "jupyterlab==4.0.*"
+
+
+@pytest.fixture(scope="module")
+def floor_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Venv]:
+    installed = make_venv(tmp_path_factory.mktemp("floor_venv"))
+    done = installed.run(installed.python, "-m", "pip", "install", "--quiet", str(wheel),
+                         FLOOR_JUPYTERLAB, timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    yield installed
+
+
+def _sidebar_loads(lab: Any, page: Any, screenshot: Path) -> None:
+    page.goto(f"{lab.url}/lab/workspaces/wheel?token={lab.token}&reset")
+    page.wait_for_selector(".jp-LabShell")
+    page.locator('.jp-SideBar.jp-mod-left [data-id="orchestrate-nb-sidebar"]').click()
+    sidebar = page.locator('[data-testid="onb-sidebar"]')
+    sidebar.locator('[data-testid="onb-runs-empty"], [data-testid="onb-runs-list"]').wait_for()
+    assert sidebar.locator('[role="tab"]').all_inner_texts() == [
+        "Runs", "Deployments", "Approvals"]
+    page.screenshot(path=str(screenshot))
+    assert not page.console.problems
+    page.goto("about:blank")  # before the server stops: no request left to fail
+
+
 def test_the_wheel_holds_the_prebuilt_labextension_and_the_server_switch(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     data = f"orchestrate_nb-{VERSION}.data/data"
@@ -83,14 +110,67 @@ def test_jupyterlab_of_the_fresh_venv_loads_the_sidebar_with_no_console_errors(
     base = tmp_path_factory.mktemp("wheel_lab")
     with ui.start_lab(base, python=venv.python, extension="installed",
                       env=venv.env) as lab:
-        page.goto(f"{lab.url}/lab/workspaces/wheel?token={lab.token}&reset")
-        page.wait_for_selector(".jp-LabShell")
-        page.locator('.jp-SideBar.jp-mod-left [data-id="orchestrate-nb-sidebar"]').click()
-        sidebar = page.locator('[data-testid="onb-sidebar"]')
-        sidebar.locator('[data-testid="onb-runs-empty"], [data-testid="onb-runs-list"]'
-                        ).wait_for()
-        assert sidebar.locator('[role="tab"]').all_inner_texts() == [
-            "Runs", "Deployments", "Approvals"]
-        page.screenshot(path=str(artifacts / "wheel_sidebar.png"))
-        assert not page.console.problems
-        page.goto("about:blank")  # before the server stops: no request left to fail
+        _sidebar_loads(lab, page, artifacts / "wheel_sidebar.png")
+
+
+def test_the_oldest_jupyterlab_allowed_loads_the_sidebar_with_no_console_errors(
+        floor_venv: Venv, page: Any, artifacts: Path,
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    version = floor_venv.run(floor_venv.bin("jupyter"), "lab", "--version").stdout.strip()
+    assert version.startswith("4.0."), version
+    base = tmp_path_factory.mktemp("floor_lab")
+    with ui.start_lab(base, python=floor_venv.python, extension="installed",
+                      env=floor_venv.env) as lab:
+        _sidebar_loads(lab, page, artifacts / "wheel_sidebar_jupyterlab_4_0.png")
+
+
+FLOW_CELL = """\
+from orchestrate_nb import flow, task
+
+@task
+def first():
+    return 1
+
+@task
+def second(x):
+    raise ValueError("second failed")
+
+@flow(name="nb7-demo")
+def demo():
+    second.submit(first.submit())
+
+demo(return_state=True)
+"""
+
+
+def test_notebook7_with_the_wheel_draws_a_saved_run_graph(
+        venv: Venv, page: Any, artifacts: Path, monkeypatch: pytest.MonkeyPatch,
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    done = venv.run(venv.python, "-m", "pip", "install", "--quiet", "notebook>=7,<8",
+                    timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    base = tmp_path_factory.mktemp("notebook7")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(FLOW_CELL)])
+    work = base / "work"
+    work.mkdir()
+    monkeypatch.setenv("ORCHESTRATE_NB_HOME", str(base / "kernel_home"))  # the kernel's
+    NotebookClient(notebook, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(work)}}).execute()
+    with start_notebook7(base, venv) as server:
+        nbformat.write(notebook, server.root / "nb7.ipynb")  # saved, no kernel running
+        page.goto(f"{server.url}/notebooks/nb7.ipynb?token={server.token}")
+        view = page.locator('[data-testid="onb-saved-graph-view"]')
+        view.wait_for(timeout=60_000)
+        assert page.locator('[data-testid="onb-saved-graph"]').count() == 0
+        states = page.evaluate("""() => Object.fromEntries(Array.from(document.querySelectorAll(
+            '[data-testid="onb-saved-graph-view"] [data-testid="onb-node"]'))
+            .map(n => [n.dataset.label, n.dataset.state]))""")
+        assert states == {"first-0": "completed", "second-0": "failed"}
+        view.locator('[data-testid="onb-node"][data-label="second-0"]').hover()
+        panel = view.locator('[data-testid="onb-logs"]')
+        panel.locator(".onb-graph__message", has_text="ValueError: second failed").wait_for()
+        view.screenshot(path=str(artifacts / "notebook7_saved_graph.png"))
+        page.goto("about:blank")

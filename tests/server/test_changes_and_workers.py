@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
 from typing import Any
 
 import pytest
-from server_helpers import eventually, start_worker
+from server_helpers import eventually, start_worker, worker_command
 
 from orchestrate_nb.server.app import CHANGED_SCHEMA_ID
 
@@ -74,6 +75,12 @@ async def test_workers_alive_then_stopped(api: Any) -> None:
         assert found["alive"] is True and found["pool"] == "api-test"
         assert found["id"].startswith(f"{found['host']}:{worker.pid}:")
         assert found["stopped"] is None and found["runs"] == []
+        listed = await asyncio.to_thread(
+            subprocess.run, worker_command("ls", "--alive"), capture_output=True, text=True,
+            timeout=120, env={**os.environ, "COLUMNS": "200"})
+        assert listed.returncode == 0, listed.stderr
+        assert found["id"] in listed.stdout and "api-test" in listed.stdout
+        assert "yes" in listed.stdout
         worker.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(worker.wait, 60) == 0
     finally:
@@ -83,6 +90,14 @@ async def test_workers_alive_then_stopped(api: Any) -> None:
     status, body = await api("GET", "workers")
     mine = [w for w in body["workers"] if w["pid"] == worker.pid][0]
     assert mine["alive"] is False and mine["stopped"] is not None
+    listed = await asyncio.to_thread(
+        subprocess.run, worker_command("ls"), capture_output=True, text=True, timeout=120,
+        env={**os.environ, "COLUMNS": "200"})
+    assert "stopped" in listed.stdout and mine["id"] in listed.stdout
+    alive_only = await asyncio.to_thread(
+        subprocess.run, worker_command("ls", "--alive"), capture_output=True, text=True,
+        timeout=120)
+    assert alive_only.stdout.strip() == "No workers running."
 
 
 async def test_a_killed_worker_is_not_alive(api: Any) -> None:

@@ -173,3 +173,35 @@ async def test_a_notebook_run_without_an_executed_notebook_is_404(api: Any, reco
     assert status == 404 and "has no executed notebook" in body["message"]
     status, body = await api("POST", f"runs/{run.id}/rerun")
     assert status == 409 and "not a run of a deployment" in body["message"]
+
+
+FLOW_FILE = """
+from orchestrate_nb import flow
+
+@flow
+def etl(n: int, day: str = "mon", items: list[int] = [1, 2], *, verbose: bool = False):
+    return n
+"""
+
+
+async def test_a_python_deployment_has_a_schema_from_its_signature(api: Any,
+                                                                    jp_root_dir: Path) -> None:
+    from orchestrate_nb.deploy.deployments import deploy_flow
+
+    path = jp_root_dir / "flows" / "etl.py"
+    path.parent.mkdir()
+    path.write_text(FLOW_FILE)
+    deploy_flow(f"{path}:etl", name="etl-hourly", interval=3600, parameters={"n": 1})
+    status, body = await api("GET", "deployments/etl-hourly")
+    assert status == 200
+    deployment = body["deployment"]
+    assert deployment["kind"] == "python" and deployment["pickled"] is False
+    assert deployment["schedule"]["description"] == "every hour"
+    assert deployment["parameter_schema"] == {
+        "type": "object", "additionalProperties": False, "required": ["n"],
+        "properties": {"n": {"type": "integer", "title": "int"},
+                       "day": {"type": "string", "default": "mon", "title": "str"},
+                       "items": {"type": "array", "default": [1, 2], "title": "list"},
+                       "verbose": {"type": "boolean", "default": False, "title": "bool"}}}
+    status, body = await api("POST", "deployments/etl-hourly/run", {"parameters": {"n": "x"}})
+    assert status == 400 and "'n'" in body["message"]

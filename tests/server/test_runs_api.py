@@ -89,6 +89,8 @@ async def test_filters(api: Any, record: Any) -> None:
     assert await ids(state="failed,completed") == [report.id, etl.id]
     assert await ids(tag="nightly") == [etl.id]
     assert await ids(q="REP") == [report.id]
+    assert await ids(q=report.name.upper()) == [report.id]  # the run's own name, any case
+    assert await ids(q="100%_") == []  # LIKE's wildcards are text here
     assert await ids(since=iso(report.created)) == [report.id]
     assert await ids(until=iso(report.created)) == [etl.id]
     status, body = await api("GET", "runs", params={"kind": "sessions"})
@@ -114,8 +116,9 @@ async def test_pages_have_no_duplicates_or_gaps_while_runs_are_added(api: Any,
                                                                      record: Any) -> None:
     synthetic = SyntheticRuns()
     first = [synthetic.flow_run_created("etl") for _ in range(23)]
-    # two runs created in the same microsecond: the id breaks the tie
-    twin = synthetic.flow_run_created("etl", created=first[-1].created)
+    # two runs created in the same microsecond, 5th and 6th newest (the end of the first
+    # page and the start of the second): the id breaks the tie
+    twin = synthetic.flow_run_created("etl", created=first[-5].created)
     record([*first, twin])
     seen: list[str] = []
     params: dict[str, Any] = {"limit": 5}

@@ -51,8 +51,12 @@ def test_deploy_notebook_is_offered_in_the_notebook_toolbar_and_the_file_browser
 
     folder = lab.root / "reports"
     folder.mkdir(exist_ok=True)
-    nbformat.write(nbformat.v4.new_notebook(), folder / "weekly.ipynb")
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    nbformat.write(notebook, folder / "weekly.ipynb")
     page.goto(lab.open_url("reports/weekly.ipynb"))
+    lab.wait_for_idle_kernel("reports/weekly.ipynb")
     button = page.locator('.jp-NotebookPanel-toolbar [data-jp-item-name="orchestrate-deploy"]')
     button.locator("button").click()
     dialog = page.locator(".jp-Dialog")
@@ -62,7 +66,8 @@ def test_deploy_notebook_is_offered_in_the_notebook_toolbar_and_the_file_browser
     dialog.locator(".jp-mod-accept").click()
     dialog.wait_for(state="detached")
 
-    page.locator('.jp-SideBar.jp-mod-left [data-id="filebrowser"]').click()
+    if not page.locator("#filebrowser").is_visible():  # (a click on its tab would close it)
+        page.locator('.jp-SideBar.jp-mod-left [data-id="filebrowser"]').click()
     page.locator('.jp-DirListing-item[data-file-type="notebook"]:has-text("weekly.ipynb")'
                  ).click(button="right")
     page.locator('.lm-Menu-item:has-text("Deploy notebook…")').click()

@@ -97,12 +97,12 @@ def test_the_jupyterlab_notebook_runs_and_the_sidebar_shows_what_it_says(
 
     runs = query(lab, "SELECT r.state_type, r.parameters, d.name FROM flow_runs r JOIN "
                       "deployments d ON d.id = r.deployment_id WHERE d.name IN "
-                      "('sales-weekdays', 'publish-report') AND r.state_type != 'SCHEDULED'")
+                      "('sales-weekdays', 'approve-report') AND r.state_type != 'SCHEDULED'")
     assert sorted((r["name"], r["state_type"]) for r in runs) == [
-        ("publish-report", "COMPLETED"), ("sales-weekdays", "COMPLETED")]
+        ("approve-report", "COMPLETED"), ("sales-weekdays", "COMPLETED")]
 
     # the Deployments tab shows both, each with its completed run
-    for name in ("sales-weekdays", "publish-report"):
+    for name in ("sales-weekdays", "approve-report"):
         chip = card(page, name).locator('[data-testid="onb-deployment-run"]')
         wait_for(lambda chip=chip: chip.count() == 1 and chip.inner_text() == "Completed",
                  f"the completed run on {name}'s card", timeout=15)

@@ -115,9 +115,24 @@ class OrchestrateApp(ExtensionApp):
         if self.change_poll_seconds > 0 and self._watcher is None:
             self._watcher = asyncio.create_task(self._watch_changes())
 
+    def warm_up(self) -> None:
+        """Load, on the thread pool, what the API's first requests would otherwise load
+        while a user waits: the service layer, the store and the modules of every route."""
+        import importlib
+
+        self.get_service()
+        for module in ("orchestrate_nb.deploy.deployments", "orchestrate_nb.store.pauses",
+                       "orchestrate_nb.store.claims", "orchestrate_nb.store.workers",
+                       "orchestrate_nb.store.repository", "orchestrate_nb.notebook.graph.model",
+                       "orchestrate_nb.notebook.graph.svg", "cron_descriptor"):
+            with contextlib.suppress(ImportError):
+                importlib.import_module(module)
+
     async def _watch_changes(self) -> None:
         """Poll the change cursor off the loop; emit an event when it moved."""
         loop = asyncio.get_running_loop()
+        with contextlib.suppress(Exception):  # a failure here shows at the first poll
+            await loop.run_in_executor(self.executor, self.warm_up)
         failing = False
         while True:
             try:

@@ -60,7 +60,9 @@ class OrchestrateHandler(ExtensionHandlerMixin, APIHandler):
             if mapped is None:
                 self.log.exception("orchestrate_nb: %s %s failed", self.request.method,
                                    self.request.path)
-                mapped = (500, f"internal error: {type(exc).__name__}: {exc}")
+                # (its text may hold values from the store: it goes to the log only)
+                mapped = (500, f"internal error ({type(exc).__name__}); the Jupyter server's "
+                               "log has the details")
             self.set_status(mapped[0])
             self.finish(json.dumps({"message": " ".join(mapped[1].split())}))
             return

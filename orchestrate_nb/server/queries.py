@@ -74,13 +74,23 @@ def _contains(column: Any, text: str, dialect: str) -> Any:
     return column.icontains(text, autoescape=True)
 
 
-def filtered_runs(query: Select[Any], where: RunFilter, dialect: str = "sqlite") -> Select[Any]:
+def filtered_runs(query: Select[Any], where: RunFilter, dialect: str = "sqlite",
+                  walk_created: bool = False) -> Select[Any]:
+    """``query`` filtered by ``where``. ``walk_created``: compare the indexed columns as
+    expressions (``state_type || ''``), which SQLite cannot look up by their own index, so
+    it walks the creation-time index in page order instead."""
+    state_type: Any = FlowRun.state_type
+    flow_id: Any = FlowRun.flow_id
+    deployment_id: Any = FlowRun.deployment_id
+    if walk_created:
+        state_type, flow_id, deployment_id = state_type + "", flow_id + 0, deployment_id + ""
     if where.flows:
-        query = query.where(Flow.name.in_(list(where.flows)))
+        query = query.where(flow_id.in_(select(Flow.id).where(Flow.name.in_(list(where.flows)))))
     if where.state_types:
-        query = query.where(FlowRun.state_type.in_(list(where.state_types)))
+        query = query.where(state_type.in_(list(where.state_types)))
     if where.deployments:
-        query = query.where(Deployment.name.in_(list(where.deployments)))
+        query = query.where(deployment_id.in_(
+            select(Deployment.id).where(Deployment.name.in_(list(where.deployments)))))
     for tag in where.tags:
         query = query.where(_has_tag(tag))
     if where.text:
@@ -107,13 +117,39 @@ def filtered_runs(query: Select[Any], where: RunFilter, dialect: str = "sqlite")
 def list_runs(conn: Connection, where: RunFilter, limit: int,
               before: tuple[dt.datetime, str] | None) -> list[Any]:
     """Up to ``limit`` runs matching ``where``, newest first, older than ``before``."""
-    query = filtered_runs(select_runs(), where, conn.dialect.name)
+    # SQLite would find the matches by the state/flow/deployment index and sort them all;
+    # when they are many, walking the creation-time index and stopping after one page is
+    # far cheaper (PostgreSQL's planner makes that choice by itself)
+    walk = conn.dialect.name == "sqlite" and _many_match(conn, where)
+    query = filtered_runs(select_runs(), where, conn.dialect.name, walk_created=walk)
     if before is not None:
         created, run_id = before
         query = query.where(FlowRun.created <= created,
                             or_(FlowRun.created < created, FlowRun.id < run_id))
     query = query.order_by(FlowRun.created.desc(), FlowRun.id.desc()).limit(limit)
     return list(conn.execute(query))
+
+
+INDEX_WALK_THRESHOLD = 2000  # matches past which a page walks the creation-time index
+
+
+def _many_match(conn: Connection, where: RunFilter) -> bool:
+    """Whether the indexed filters (state, flow, deployment) match many runs: one count
+    over their index, stopped at the threshold."""
+    if not (where.state_types or where.flows or where.deployments):
+        return False
+    query = select(FlowRun.id)
+    if where.state_types:
+        query = query.where(FlowRun.state_type.in_(list(where.state_types)))
+    if where.flows:
+        query = query.where(FlowRun.flow_id.in_(
+            select(Flow.id).where(Flow.name.in_(list(where.flows)))))
+    if where.deployments:
+        query = query.where(FlowRun.deployment_id.in_(
+            select(Deployment.id).where(Deployment.name.in_(list(where.deployments)))))
+    limited = query.limit(INDEX_WALK_THRESHOLD + 1).subquery()
+    count = conn.execute(select(func.count()).select_from(limited)).scalar_one()
+    return bool(count > INDEX_WALK_THRESHOLD)
 
 
 def get_run(conn: Connection, run_id: str) -> Any | None:

@@ -11,11 +11,7 @@ The contract is ``docs/server-api.md``.
 
 from __future__ import annotations
 
-import ast
-import base64
-import binascii
 import datetime as dt
-import json
 import os
 import shutil
 import threading
@@ -25,16 +21,40 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from orchestrate_nb.errors import (
-    DeploymentError,
-    NotebookUsageError,
-    NotFound,
-    OrchestrateError,
-    ParameterTypeError,
-    ResumeError,
-    StoreError,
-)
+from orchestrate_nb.errors import ResumeError, StoreError
 from orchestrate_nb.server import queries
+from orchestrate_nb.server.errors import (  # noqa: F401 (adapters import them from here)
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFoundError,
+    ServiceError,
+    Unavailable,
+    error_status,
+    one_line,
+)
+from orchestrate_nb.server.graph import run_graph
+from orchestrate_nb.server.schemas import (
+    deployment_parameter_schema,
+    deployment_schedule,
+    describe_schedule,
+    notebook_schema,
+)
+from orchestrate_nb.server.values import (  # noqa: F401 (adapters import them from here)
+    FINAL_TYPES,
+    STATE_TYPES,
+    body_field,
+    decode_cursor,
+    duration_seconds,
+    encode_cursor,
+    iso,
+    jsonable,
+    last_value,
+    parse_body,
+    parse_int,
+    run_filter,
+    run_summary,
+)
 from orchestrate_nb.settings import Settings, load_settings, mask_url
 from orchestrate_nb.store.masking import mask_parameters
 
@@ -50,190 +70,8 @@ DEFAULT_LOG_LIMIT = 500
 MAX_LOG_LIMIT = 5000
 ARTIFACT_LIMIT = 200  # a run page shows its newest 200 artifacts
 TASK_RUN_LIMIT = 5000  # a run page lists at most this many task runs (and its graph folds them)
-STATE_TYPES = ("SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING", "COMPLETED",
-               "FAILED", "CANCELLED", "CRASHED")
-FINAL_TYPES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
-KINDS = ("runs", "sessions", "all")
 DOWN_SECONDS = 2.0  # after the store failed, answer 503 at once for this long
 COPIES_FOLDER = "orchestrate-runs"  # read-only copies of executed notebooks, in the root
-
-
-# -- errors ----------------------------------------------------------------------------
-class ServiceError(Exception):
-    """An HTTP status and one line for the user."""
-
-    status = 500
-
-    def __init__(self, message: str) -> None:
-        super().__init__(one_line(message))
-
-    @property
-    def message(self) -> str:
-        return str(self)
-
-
-class BadRequest(ServiceError):
-    status = 400
-
-
-class Forbidden(ServiceError):
-    status = 403
-
-
-class NotFoundError(ServiceError):
-    status = 404
-
-
-class Conflict(ServiceError):
-    status = 409
-
-
-class Unavailable(ServiceError):
-    status = 503
-
-
-def one_line(text: str) -> str:
-    return " ".join(str(text).split()) or "error"
-
-
-def error_status(exc: BaseException) -> tuple[int, str] | None:
-    """(HTTP status, one line) for an error the user can act on; None for a bug."""
-    if isinstance(exc, ServiceError):
-        return exc.status, exc.message
-    if isinstance(exc, NotFound):
-        return 404, one_line(str(exc))
-    if isinstance(exc, StoreError):
-        return 503, one_line(mask_url(str(exc)))
-    if isinstance(exc, (DeploymentError, ParameterTypeError, ResumeError, NotebookUsageError)):
-        return 400, one_line(str(exc))
-    if isinstance(exc, OrchestrateError):
-        return 400, one_line(str(exc))
-    return None
-
-
-def parse_body(raw: bytes) -> dict[str, Any]:
-    """A request body: a JSON object (empty: ``{}``), else one 400 line."""
-    if not raw.strip():
-        return {}
-    try:
-        value = json.loads(raw)
-    except ValueError as exc:
-        raise BadRequest(f"the request body is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise BadRequest("the request body must be a JSON object")
-    return value
-
-
-# -- values ----------------------------------------------------------------------------
-def iso(moment: dt.datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_time(text: str, name: str) -> dt.datetime:
-    try:
-        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequest(f"{name} must be an ISO time like 2026-12-04T07:00:00Z, "
-                         f"got {text!r}") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def parse_int(text: str | None, name: str, default: int, low: int, high: int) -> int:
-    if text is None or text == "":
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise BadRequest(f"{name} must be a whole number, got {text!r}") from None
-    if not low <= value <= high:
-        raise BadRequest(f"{name} must be between {low} and {high}, got {value}")
-    return value
-
-
-def encode_cursor(created: dt.datetime, run_id: str) -> str:
-    raw = json.dumps([iso_exact(created), run_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def iso_exact(moment: dt.datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def decode_cursor(text: str) -> tuple[dt.datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        created, run_id = json.loads(raw)
-        return dt.datetime.fromisoformat(created), str(run_id)
-    except (ValueError, TypeError, binascii.Error):
-        raise BadRequest("before is not a cursor this server gave (use the 'next' of the "
-                         "previous page)") from None
-
-
-def _split(values: Sequence[str] | None) -> list[str]:
-    found: list[str] = []
-    for value in values or ():
-        found += [part.strip() for part in value.split(",") if part.strip()]
-    return found
-
-
-def _duration(start: dt.datetime | None, end: dt.datetime | None) -> float | None:
-    if start is None:
-        return None
-    return round(((end or dt.datetime.now(UTC)) - start).total_seconds(), 3)
-
-
-def run_kind(tags: Sequence[str] | None) -> str:
-    return "session" if tags and queries.SESSION_TAG in tags else "run"
-
-
-def run_summary(row: Any, task_counts: dict[str, int] | None = None) -> dict[str, Any]:
-    tags = list(row.tags or ())
-    kind = run_kind(tags)
-    state_name = row.state_name
-    if kind == "session" and row.state_type not in FINAL_TYPES:
-        state_name = "Session"
-    return {
-        "id": row.id, "name": row.name, "flow_name": row.flow_name,
-        "deployment_id": row.deployment_id, "deployment_name": row.deployment_name,
-        "kind": kind, "state_type": row.state_type, "state_name": state_name,
-        "state_message": row.state_message, "created": iso(row.created),
-        "scheduled_time": iso(row.scheduled_time), "start_time": iso(row.start_time),
-        "end_time": iso(row.end_time), "duration_seconds": _duration(row.start_time, row.end_time),
-        "tags": tags, "pool": row.pool, "parent_flow_run_id": row.parent_flow_run_id,
-        "attempt": row.attempt, "task_runs": task_counts or {},
-    }
-
-
-def _state_filter(values: Sequence[str] | None) -> list[str]:
-    states = [value.upper() for value in _split(values)]
-    for state in states:
-        if state not in STATE_TYPES:
-            raise BadRequest(f"unknown state {state!r}; choose from {', '.join(STATE_TYPES)}")
-    return states
-
-
-def run_filter(query: Mapping[str, Sequence[str]]) -> queries.RunFilter:
-    """The runs list's filters from the query string (one list of values per name)."""
-    def first(name: str) -> str | None:
-        values = query.get(name) or ()
-        return values[-1] if values else None
-
-    kind = first("kind") or "runs"
-    if kind not in KINDS:
-        raise BadRequest(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    since, until = first("since"), first("until")
-    text = (first("q") or "").strip() or None
-    return queries.RunFilter(
-        flows=_split(query.get("flow")), state_types=_state_filter(query.get("state")),
-        deployments=_split(query.get("deployment")), tags=_split(query.get("tag")),
-        text=text, since=parse_time(since, "since") if since else None,
-        until=parse_time(until, "until") if until else None, kind=kind)
 
 
 # -- the service -------------------------------------------------------------------------
@@ -264,11 +102,13 @@ class OrchestrateService:
         with self._lock:
             if self._database is None:
                 self._fail_fast()
-                try:
-                    from orchestrate_nb.store.database import open_database
+                from sqlalchemy.exc import SQLAlchemyError
 
+                from orchestrate_nb.store.database import open_database
+
+                try:
                     self._database = open_database(_server_settings(self.settings))
-                except StoreError as exc:
+                except (StoreError, SQLAlchemyError) as exc:
                     raise self._down(exc) from None
             return self._database
 
@@ -277,10 +117,23 @@ class OrchestrateService:
             raise Unavailable(self._down_message)
 
     def _down(self, exc: BaseException) -> Unavailable:
+        """A 503 for a store error; one that says the store cannot be reached (a refused or
+        lost connection) is repeated at once for ``DOWN_SECONDS``, so requests do not pile
+        up on connection timeouts."""
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
         detail = one_line(mask_url(str(exc)))
-        self._down_message = f"run store unreachable at {self.display_url}: {detail}"[:500]
+        for noise in ("[SQL:", "(Background on this error"):  # SQLAlchemy's extra lines
+            detail = detail.split(noise)[0].strip()
+        unreachable = isinstance(exc, (OperationalError, InterfaceError)) or (
+            isinstance(exc, StoreError) and isinstance(exc.__cause__,
+                                                       (OperationalError, InterfaceError)))
+        if not unreachable:
+            return Unavailable(f"run store query failed ({self.display_url}): {detail}"[:500])
+        message = f"run store unreachable at {self.display_url}: {detail}"[:500]
+        self._down_message = message
         self._down_until = time.monotonic() + DOWN_SECONDS
-        return Unavailable(self._down_message)
+        return Unavailable(message)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -327,8 +180,8 @@ class OrchestrateService:
     # -- runs --------------------------------------------------------------------------
     def list_runs(self, query: Mapping[str, Sequence[str]]) -> dict[str, Any]:
         where = run_filter(query)
-        limit = parse_int(_last(query, "limit"), "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-        before_text = _last(query, "before")
+        limit = parse_int(last_value(query, "limit"), "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+        before_text = last_value(query, "before")
         before = decode_cursor(before_text) if before_text else None
         with self.read() as conn:
             rows = queries.list_runs(conn, where, limit + 1, before)
@@ -384,7 +237,7 @@ class OrchestrateService:
                 "map_index": t.map_index, "state_type": t.state_type,
                 "state_name": t.state_name, "state_message": t.state_message,
                 "created": iso(t.created), "start_time": iso(t.start_time),
-                "end_time": iso(t.end_time), "duration_seconds": _duration(t.start_time,
+                "end_time": iso(t.end_time), "duration_seconds": duration_seconds(t.start_time,
                                                                            t.end_time),
                 "run_count": t.run_count} for t in tasks],
             "task_runs_total": sum(counts.values()),
@@ -397,7 +250,7 @@ class OrchestrateService:
     def run_artifacts(self, id_or_prefix: str,
                       query: Mapping[str, Sequence[str]]) -> dict[str, Any]:
         """The artifacts a run (and its task runs) made, newest first."""
-        limit = parse_int(_last(query, "limit"), "limit", ARTIFACT_LIMIT, 1, MAX_LIMIT)
+        limit = parse_int(last_value(query, "limit"), "limit", ARTIFACT_LIMIT, 1, MAX_LIMIT)
         with self.read() as conn:
             row = self.resolve_run(conn, id_or_prefix)
         return {"artifacts": self._artifacts(row.id, limit)}
@@ -413,11 +266,11 @@ class OrchestrateService:
                  "created": iso(a.created), "updated": iso(a.updated)} for a in found]
 
     def run_logs(self, id_or_prefix: str, query: Mapping[str, Sequence[str]]) -> dict[str, Any]:
-        after = parse_int(_last(query, "after"), "after", 0, 0, 2**62)
-        limit = parse_int(_last(query, "limit"), "limit", DEFAULT_LOG_LIMIT, 1, MAX_LOG_LIMIT)
-        level_text = _last(query, "level")
+        after = parse_int(last_value(query, "after"), "after", 0, 0, 2**62)
+        limit = parse_int(last_value(query, "limit"), "limit", DEFAULT_LOG_LIMIT, 1, MAX_LOG_LIMIT)
+        level_text = last_value(query, "level")
         level = parse_int(level_text, "level", 0, 0, 100) if level_text else None
-        text = (_last(query, "q") or "").strip() or None
+        text = (last_value(query, "q") or "").strip() or None
         with self.read() as conn:
             row = self.resolve_run(conn, id_or_prefix)
             final_before = row.state_type in FINAL_TYPES  # read before the lines: none missed
@@ -540,7 +393,7 @@ class OrchestrateService:
         if target.is_symlink():
             target.unlink()
         if not target.exists() or target.stat().st_mtime < source.stat().st_mtime:
-            temporary = folder / f".{target.name}.{os.getpid()}.tmp"
+            temporary = folder / f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW,
                                  0o600)
             with os.fdopen(descriptor, "wb") as out, open(source, "rb") as data:
@@ -562,7 +415,7 @@ class OrchestrateService:
                 "cursor": self.changes.current()}
 
     def changed_since(self, query: Mapping[str, Sequence[str]]) -> dict[str, Any]:
-        given = parse_int(_last(query, "cursor"), "cursor", -1, -1, 2**62)
+        given = parse_int(last_value(query, "cursor"), "cursor", -1, -1, 2**62)
         cursor = self.changes.current()
         return {"cursor": cursor, "changed": cursor != given}
 
@@ -636,23 +489,23 @@ class OrchestrateService:
         unknown = sorted(set(body) - known)
         if unknown:
             raise BadRequest(f"unknown field {unknown[0]!r} (fields: {', '.join(sorted(known))})")
-        notebook = self.root_path(_field(body, "path", str, required=True))
+        notebook = self.root_path(body_field(body, "path", str, required=True))
         if notebook.suffix != ".ipynb":
             raise BadRequest(f"path must name a notebook (.ipynb), got {body['path']!r}")
         options: dict[str, Any] = {
-            "cron": _field(body, "cron", str), "interval": _field(body, "interval", float),
-            "rrule": _field(body, "rrule", str),
-            "timezone": _field(body, "timezone", str) or "UTC",
-            "parameters": _field(body, "parameters", dict) or {},
-            "pool": _field(body, "pool", str) or "default",
-            "retries": _field(body, "retries", int) or 0,
-            "retry_delay_seconds": _field(body, "retry_delay_seconds", float) or 0,
-            "timeout_seconds": _field(body, "timeout_seconds", float),
-            "cache": _field(body, "cache", str) or "refresh",
-            "tags": _field(body, "tags", list), "kernel": _field(body, "kernel", str),
-            "paused": bool(_field(body, "paused", bool)),
+            "cron": body_field(body, "cron", str), "interval": body_field(body, "interval", float),
+            "rrule": body_field(body, "rrule", str),
+            "timezone": body_field(body, "timezone", str) or "UTC",
+            "parameters": body_field(body, "parameters", dict) or {},
+            "pool": body_field(body, "pool", str) or "default",
+            "retries": body_field(body, "retries", int) or 0,
+            "retry_delay_seconds": body_field(body, "retry_delay_seconds", float) or 0,
+            "timeout_seconds": body_field(body, "timeout_seconds", float),
+            "cache": body_field(body, "cache", str) or "refresh",
+            "tags": body_field(body, "tags", list), "kernel": body_field(body, "kernel", str),
+            "paused": bool(body_field(body, "paused", bool)),
         }
-        name = _field(body, "name", str, required=True)
+        name = body_field(body, "name", str, required=True)
         info = self.guarded(lambda: deploy_notebook(notebook, name, database=self.database(),
                                                     **options))
         return self.get_deployment(info.name)
@@ -663,7 +516,7 @@ class OrchestrateService:
         unknown = sorted(set(body) - {"parameters"})
         if unknown:
             raise BadRequest(f"unknown field {unknown[0]!r} (a run takes: parameters)")
-        parameters = _field(body, "parameters", dict) or {}
+        parameters = body_field(body, "parameters", dict) or {}
         run_id = self.guarded(lambda: trigger_deployment(name, parameters,
                                                          database=self.database()))
         return {"run": self._summary(run_id)}
@@ -691,9 +544,9 @@ class OrchestrateService:
                              "and timezone)")
         now = dt.datetime.now(UTC)
         kind, schedule = build_schedule(
-            cron=_field(body, "cron", str), interval=_field(body, "interval", float),
-            rrule=_field(body, "rrule", str),
-            timezone=_field(body, "timezone", str) or "UTC", anchor=now)
+            cron=body_field(body, "cron", str), interval=body_field(body, "interval", float),
+            rrule=body_field(body, "rrule", str),
+            timezone=body_field(body, "timezone", str) or "UTC", anchor=now)
         if schedule is None:
             raise BadRequest("give a schedule: cron, interval or rrule")
         first = require_next_slot(schedule, now)
@@ -704,13 +557,13 @@ class OrchestrateService:
     def notebook_parameters(self, query: Mapping[str, Sequence[str]]) -> dict[str, Any]:
         from orchestrate_nb.deploy.parameters import read_notebook_parameters
 
-        path = _last(query, "path")
+        path = last_value(query, "path")
         if not path:
             raise BadRequest("give the notebook's path (relative to the Jupyter root): ?path=")
         notebook = self.root_path(path)
         declared = read_notebook_parameters(notebook)
         parameters = [{"name": p.name, "type": p.type.__name__ if p.type else None,
-                       "default": _jsonable(p.default)} for p in declared.parameters.values()]
+                       "default": jsonable(p.default)} for p in declared.parameters.values()]
         return {"parameters": parameters, "has_parameters_cell": declared.has_cell,
                 "schema": notebook_schema(declared)}
 
@@ -733,162 +586,6 @@ class OrchestrateService:
                              "alive": w.alive, "started": iso(w.started),
                              "last_heartbeat": iso(w.heartbeat), "stopped": iso(w.stopped),
                              "runs": list(w.runs)} for w in found]}
-
-
-def _last(query: Mapping[str, Sequence[str]], name: str) -> str | None:
-    values = query.get(name) or ()
-    return values[-1] if values else None
-
-
-def _field(body: Mapping[str, Any], name: str, kind: type, required: bool = False) -> Any:
-    """``body[name]`` if it has the JSON type ``kind`` (None when absent), else one 400 line
-    naming the field."""
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise BadRequest(f"{name} is required")
-        return None
-    ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        ok = True
-    if not ok:
-        names = {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
-                 dict: "an object", list: "a list"}
-        raise BadRequest(f"{name} must be {names[kind]}, got {json.dumps(value)[:60]}")
-    if isinstance(value, str) and required and not value.strip():
-        raise BadRequest(f"{name} must not be empty")
-    return value
-
-
-def _jsonable(value: Any) -> Any:
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
-        return repr(value)
-    return value
-
-
-_JSON_TYPES = {"int": "integer", "float": "number", "bool": "boolean", "str": "string",
-               "list": "array", "dict": "object"}
-
-
-def _property(type_name: str | None, default: Any, has_default: bool) -> dict[str, Any]:
-    prop: dict[str, Any] = {}
-    if type_name in _JSON_TYPES:
-        prop["type"] = _JSON_TYPES[type_name]
-    if has_default:
-        prop["default"] = _jsonable(default)
-    if type_name:
-        prop["title"] = type_name
-    return prop
-
-
-def notebook_schema(declared: Any) -> dict[str, Any]:
-    """The JSON schema of a notebook's parameters cell (every parameter has a default)."""
-    return {"type": "object", "additionalProperties": False, "properties": {
-        p.name: _property(p.type.__name__ if p.type else None, p.default, True)
-        for p in declared.parameters.values()}, "required": []}
-
-
-def flow_file_schema(entrypoint: str) -> dict[str, Any] | None:
-    """The JSON schema of ``file.py:fn``'s parameters, read from its source (the server
-    never imports a user's module): annotations and literal defaults."""
-    import ast
-
-    file, _, function = entrypoint.rpartition(":")
-    try:
-        tree = ast.parse(Path(file).read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, ValueError):
-        return None
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function:
-            return _signature_schema(node.args)
-    return None
-
-
-def _signature_schema(args: ast.arguments) -> dict[str, Any]:
-    positional = [*args.posonlyargs, *args.args]
-    defaults: dict[str, ast.expr] = {}
-    for arg, expression in zip(positional[len(positional) - len(args.defaults):],
-                               args.defaults):
-        defaults[arg.arg] = expression
-    for arg, keyword_default in zip(args.kwonlyargs, args.kw_defaults):
-        if keyword_default is not None:
-            defaults[arg.arg] = keyword_default
-    properties: dict[str, Any] = {}
-    required: list[str] = []
-    for arg in [*positional, *args.kwonlyargs]:
-        annotation = arg.annotation
-        type_name = None
-        if isinstance(annotation, ast.Name):
-            type_name = annotation.id
-        elif isinstance(annotation, ast.Subscript) and isinstance(annotation.value, ast.Name):
-            type_name = annotation.value.id if annotation.value.id in ("list", "dict") else None
-        has_default = arg.arg in defaults
-        default: Any = None
-        if has_default:
-            try:
-                default = ast.literal_eval(defaults[arg.arg])
-            except ValueError:
-                has_default = False
-        properties[arg.arg] = _property(type_name, default, has_default)
-        if arg.arg not in defaults:
-            required.append(arg.arg)
-    return {"type": "object", "additionalProperties": args.kwarg is not None,
-            "properties": properties, "required": required}
-
-
-def deployment_parameter_schema(info: Any) -> dict[str, Any] | None:
-    """A deployment's parameters as a JSON schema (None: not known without running code)."""
-    from orchestrate_nb.deploy.parameters import read_notebook_parameters
-
-    try:
-        if info.kind == "notebook":
-            return notebook_schema(read_notebook_parameters(info.entrypoint))
-        if info.kind == "python":
-            return flow_file_schema(info.entrypoint)
-    except (DeploymentError, OSError):
-        return None
-    return None  # a pickled flow: unpickling runs code, which the server never does
-
-
-def describe_schedule(kind: str | None, schedule: Any) -> str:
-    """The schedule in words ("At 07:00, Monday through Friday (Europe/Berlin)")."""
-    if kind == "cron":
-        try:
-            from cron_descriptor import ExpressionDescriptor, Options
-
-            options = Options()
-            options.use_24hour_time_format = True
-            words = ExpressionDescriptor(schedule.cron, options).get_description()
-            return f"{words} ({schedule.timezone})" if schedule.timezone != "UTC" else words
-        except Exception:  # an expression croniter takes and the describer does not
-            return str(schedule.describe())
-    return str(schedule.describe())
-
-
-def deployment_schedule(info: Any, scheduled: dt.datetime | None) -> tuple[str, list[str | None]]:
-    """(the schedule in words, its next five run times) — never an error: a schedule an
-    older version stored that cannot fire says so."""
-    from orchestrate_nb.core.schedules import next_slots
-    from orchestrate_nb.deploy.deployments import schedule_of
-
-    try:
-        schedule = schedule_of(info)
-        if schedule is None:
-            return "no schedule (run on demand)", [iso(scheduled)] if scheduled else []
-        description = describe_schedule(info.schedule_kind, schedule)
-        if info.paused:
-            return description, []
-        now = dt.datetime.now(UTC)
-        after = max(info.last_slot or info.created, now)
-        slots: list[dt.datetime] = [scheduled] if scheduled is not None else []
-        start = scheduled if scheduled is not None else after
-        slots += next_slots(schedule, start, dt.datetime.max.replace(tzinfo=UTC),
-                            5 - len(slots))
-        return description, [iso(slot) for slot in slots[:5]]
-    except (DeploymentError, ValueError, OverflowError):
-        return "never: this schedule cannot fire (redeploy or remove it)", []
 
 
 def _server_settings(settings: Settings) -> Settings:
@@ -944,43 +641,3 @@ class ChangeTracker:
 
 
 # -- the run graph ------------------------------------------------------------------------
-def run_graph(row: Any, states: Sequence[Any], tasks: Sequence[Any], edges: Sequence[Any],
-              subflows: Sequence[Any]) -> dict[str, Any]:
-    """The run-graph snapshot the inline widget draws, folded from the stored run."""
-    from orchestrate_nb.core.events import (
-        DependencyEdge,
-        FlowRunCreated,
-        StateChanged,
-        TaskRunCreated,
-    )
-    from orchestrate_nb.notebook.graph.model import GraphModel
-
-    model = GraphModel(row.id)
-    events: list[Any] = [FlowRunCreated(row.id, row.flow_name, row.name, {}, (), None, None,
-                                        row.created, "PENDING", "Pending")]
-    for sub in subflows:
-        events.append(FlowRunCreated(sub.id, sub.flow_name, sub.name, {}, (), row.id,
-                                     sub.parent_task_run_id, sub.created, sub.state_type,
-                                     sub.state_name))
-    for task in tasks:
-        events.append(TaskRunCreated(task.id, row.id, task.task_name, task.task_key, task.name,
-                                     (), task.map_index, task.created, "PENDING", "Pending"))
-        if task.start_time is not None:
-            events.append(StateChanged("task", task.id, row.id, "RUNNING", "Running", None,
-                                       task.start_time))
-        if task.state_type not in ("PENDING", "RUNNING") or task.start_time is None:
-            events.append(StateChanged("task", task.id, row.id, task.state_type,
-                                       task.state_name, task.state_message,
-                                       task.end_time or task.start_time or task.created))
-    for sub in subflows:
-        if sub.start_time is not None:
-            events.append(StateChanged("flow", sub.id, sub.id, "RUNNING", "Running", None,
-                                       sub.start_time))
-        events.append(StateChanged("flow", sub.id, sub.id, sub.state_type, sub.state_name,
-                                   sub.state_message, sub.end_time or sub.created))
-    events += [DependencyEdge(row.id, e.upstream_task_run_id, e.downstream_task_run_id,
-                              e.input_name) for e in edges]
-    events += [StateChanged("flow", row.id, row.id, s.type, s.name, s.message, s.timestamp)
-               for s in states if s.task_run_id is None]
-    model.apply_all(events)
-    return model.snapshot(time.time())

@@ -137,3 +137,42 @@ async def test_an_unreachable_store_is_503_with_the_url_masked(api: Any) -> None
         assert "s3cret" not in body["message"] and "\n" not in body["message"]
     status, body = await api("GET", "meta")
     assert status == 200 and "s3cret" not in str(body)
+
+
+async def test_a_worker_holds_its_running_run_and_a_cancel_stops_it(api: Any,
+                                                                    jp_root_dir: Any) -> None:
+    from server_helpers import write_notebook
+
+    write_notebook(jp_root_dir / "slow.ipynb", body="import time\ntime.sleep(120)")
+    status, body = await api("POST", "deployments", {"path": "slow.ipynb", "name": "slow"})
+    assert status == 201, body
+    status, body = await api("POST", "deployments/slow/run", {})
+    run_id = body["run"]["id"]
+    worker = start_worker()
+    try:
+        async def holding() -> Any:
+            status, body = await api("GET", "workers")
+            mine = [w for w in body["workers"] if w["pid"] == worker.pid]
+            return mine if mine and mine[0]["runs"] == [run_id] else None
+
+        await eventually(holding, timeout=90)
+        status, body = await api("GET", f"runs/{run_id}")
+        assert body["run"]["state_type"] in ("PENDING", "RUNNING")
+        status, body = await api("POST", f"runs/{run_id}/cancel")
+        assert status == 200 and body["run"]["state_type"] == "CANCELLING"
+
+        async def cancelled() -> Any:
+            status, body = await api("GET", f"runs/{run_id}")
+            return body["run"]["state_type"] == "CANCELLED"
+
+        await eventually(cancelled, timeout=60)
+        status, body = await api("GET", "workers")
+        assert [w["runs"] for w in body["workers"] if w["pid"] == worker.pid] == [[]]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.to_thread(worker.wait, 60)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()

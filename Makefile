@@ -73,6 +73,7 @@ bench: install
 	$(PY) benchmarks/bench_widget.py --json benchmarks/results/widget.json
 	$(PY) benchmarks/bench_scheduler.py
 	$(PY) benchmarks/bench_deploy.py
+	$(PY) benchmarks/bench_lab_start.py
 
 bench-compare: install
 	PYTHON=$(PY) PREFECT_VENV=$(abspath $(PREFECT_VENV)) bash benchmarks/setup_prefect_venv.sh

@@ -259,6 +259,12 @@ export function RunPage(props: IRunPageProps): JSX.Element {
       }
     });
 
+  // A run a kernel or script started (no deployment) is stopped where it runs (the server
+  // says so with a 409): only a worker's, a scheduled or a paused run is offered Cancel.
+  const cancellable =
+    !final &&
+    run.state_type !== 'CANCELLING' &&
+    (run.deployment_id !== null || run.state_type === 'SCHEDULED' || run.state_type === 'PAUSED');
   const seconds = runSeconds(run, now);
   const counts = Object.entries(run.task_runs ?? {})
     .map(([state, n]) => `${n} ${state.toLowerCase()}`)
@@ -297,7 +303,7 @@ export function RunPage(props: IRunPageProps): JSX.Element {
               Run again with these parameters
             </button>
           )}
-          {!final && run.state_type !== 'CANCELLING' && (
+          {cancellable && (
             <button
               type="button"
               className="onb-button onb-button--danger"
@@ -338,7 +344,13 @@ export function RunPage(props: IRunPageProps): JSX.Element {
       )}
       <section className="onb-run__section">
         <h2>Graph</h2>
-        <RunGraph graph={detail.graph} meta={meta} />
+        {detail.graph?.nodes?.length ? (
+          <RunGraph graph={detail.graph} meta={meta} />
+        ) : (
+          <p className="onb-muted" data-testid="onb-run-graph-empty">
+            {final ? 'No task runs to draw.' : 'No task runs yet: the graph appears with the first one.'}
+          </p>
+        )}
       </section>
       <div className="onb-run__columns">
         <section className="onb-run__section">

@@ -59,7 +59,12 @@ function taskRunCount(run: RunSummary): number {
   return Object.values(run.task_runs ?? {}).reduce((sum, n) => sum + n, 0);
 }
 
-function RunRow(props: { run: RunSummary; now: number; onOpen: (run: RunSummary) => void }): JSX.Element {
+// Memoised: while the list scrolls, only rows coming into view render.
+const RunRow = React.memo(function RunRow(props: {
+  run: RunSummary;
+  now: number;
+  onOpen: (run: RunSummary) => void;
+}): JSX.Element {
   const { run, now } = props;
   const session = run.kind === 'session';
   const listed = listedTime(run);
@@ -111,6 +116,11 @@ function RunRow(props: { run: RunSummary; now: number; onOpen: (run: RunSummary)
       </div>
     </div>
   );
+});
+
+/** Whether a row's text changes with the clock (a duration or "due in"). */
+function ticks(run: RunSummary): boolean {
+  return run.kind !== 'session' && (isActive(run) || run.state_type === 'SCHEDULED');
 }
 
 export function RunsTab(props: ITabProps): JSX.Element {
@@ -182,7 +192,7 @@ export function RunsTab(props: ITabProps): JSX.Element {
         items={list.runs}
         rowHeight={ROW_HEIGHT}
         rowKey={run => run.id}
-        renderRow={run => <RunRow run={run} now={now} onOpen={open} />}
+        renderRow={run => <RunRow run={run} now={ticks(run) ? now : 0} onOpen={open} />}
         onNearEnd={list.next ? list.loadMore : undefined}
         className="onb-runs__list"
         testId="onb-runs-list"

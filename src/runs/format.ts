@@ -61,11 +61,26 @@ export function shortTime(iso: string | null, now: Date = new Date()): string {
   return when.getFullYear() === now.getFullYear() ? dayAndTime.format(when) : yearAndTime.format(when);
 }
 
+const fullCache = new Map<string, string>();
+
 /** The full local time with its zone, for a tooltip. */
 export function fullTime(iso: string | null): string {
   if (!iso) {
     return '';
   }
+  const known = fullCache.get(iso);
+  if (known !== undefined) {
+    return known;
+  }
+  if (fullCache.size > 20_000) {
+    fullCache.clear();
+  }
+  const text = formatFull(iso);
+  fullCache.set(iso, text);
+  return text;
+}
+
+function formatFull(iso: string): string {
   const when = new Date(iso);
   if (isNaN(when.getTime())) {
     return '';

@@ -56,6 +56,33 @@ def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Venv
     yield installed
 
 
+# The oldest JupyterLab the wheel allows (pyproject: jupyterlab>=4.0): the bundle's shared
+# modules must load there too (no "Federation Runtime" refusal, no error from us).
+FLOOR_JUPYTERLAB = "jupyterlab==4.0.*"
+
+
+@pytest.fixture(scope="module")
+def floor_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Venv]:
+    installed = make_venv(tmp_path_factory.mktemp("floor_venv"))
+    done = installed.run(installed.python, "-m", "pip", "install", "--quiet", str(wheel),
+                         FLOOR_JUPYTERLAB, timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    yield installed
+
+
+def _sidebar_loads(lab: Any, page: Any, screenshot: Path) -> None:
+    page.goto(f"{lab.url}/lab/workspaces/wheel?token={lab.token}&reset")
+    page.wait_for_selector(".jp-LabShell")
+    page.locator('.jp-SideBar.jp-mod-left [data-id="orchestrate-nb-sidebar"]').click()
+    sidebar = page.locator('[data-testid="onb-sidebar"]')
+    sidebar.locator('[data-testid="onb-runs-empty"], [data-testid="onb-runs-list"]').wait_for()
+    assert sidebar.locator('[role="tab"]').all_inner_texts() == [
+        "Runs", "Deployments", "Approvals"]
+    page.screenshot(path=str(screenshot))
+    assert not page.console.problems
+    page.goto("about:blank")  # before the server stops: no request left to fail
+
+
 def test_the_wheel_holds_the_prebuilt_labextension_and_the_server_switch(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     data = f"orchestrate_nb-{VERSION}.data/data"
@@ -83,17 +110,18 @@ def test_jupyterlab_of_the_fresh_venv_loads_the_sidebar_with_no_console_errors(
     base = tmp_path_factory.mktemp("wheel_lab")
     with ui.start_lab(base, python=venv.python, extension="installed",
                       env=venv.env) as lab:
-        page.goto(f"{lab.url}/lab/workspaces/wheel?token={lab.token}&reset")
-        page.wait_for_selector(".jp-LabShell")
-        page.locator('.jp-SideBar.jp-mod-left [data-id="orchestrate-nb-sidebar"]').click()
-        sidebar = page.locator('[data-testid="onb-sidebar"]')
-        sidebar.locator('[data-testid="onb-runs-empty"], [data-testid="onb-runs-list"]'
-                        ).wait_for()
-        assert sidebar.locator('[role="tab"]').all_inner_texts() == [
-            "Runs", "Deployments", "Approvals"]
-        page.screenshot(path=str(artifacts / "wheel_sidebar.png"))
-        assert not page.console.problems
-        page.goto("about:blank")  # before the server stops: no request left to fail
+        _sidebar_loads(lab, page, artifacts / "wheel_sidebar.png")
+
+
+def test_the_oldest_jupyterlab_allowed_loads_the_sidebar_with_no_console_errors(
+        floor_venv: Venv, page: Any, artifacts: Path,
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    version = floor_venv.run(floor_venv.bin("jupyter"), "lab", "--version").stdout.strip()
+    assert version.startswith("4.0."), version
+    base = tmp_path_factory.mktemp("floor_lab")
+    with ui.start_lab(base, python=floor_venv.python, extension="installed",
+                      env=floor_venv.env) as lab:
+        _sidebar_loads(lab, page, artifacts / "wheel_sidebar_jupyterlab_4_0.png")
 
 
 FLOW_CELL = """\
@@ -143,6 +171,6 @@ def test_notebook7_with_the_wheel_draws_a_saved_run_graph(
         assert states == {"first-0": "completed", "second-0": "failed"}
         view.locator('[data-testid="onb-node"][data-label="second-0"]').hover()
         panel = view.locator('[data-testid="onb-logs"]')
-        panel.locator("text=ValueError: second failed").wait_for()
+        panel.locator(".onb-graph__message", has_text="ValueError: second failed").wait_for()
         view.screenshot(path=str(artifacts / "notebook7_saved_graph.png"))
         page.goto("about:blank")

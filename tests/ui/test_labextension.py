@@ -43,3 +43,34 @@ def test_the_orchestrate_sidebar_opens_and_shows_its_tabs(lab: Any, page: Any,
     assert sidebar.locator('[role="tab"][aria-selected="true"]').inner_text() == "Approvals"
     page.screenshot(path=str(artifacts / "sidebar_tabs.png"))
     assert not page.console.problems
+
+
+def test_deploy_notebook_is_offered_in_the_notebook_toolbar_and_the_file_browser(
+        lab: Any, page: Any) -> None:
+    import nbformat
+
+    folder = lab.root / "reports"
+    folder.mkdir(exist_ok=True)
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    nbformat.write(notebook, folder / "weekly.ipynb")
+    page.goto(lab.open_url("reports/weekly.ipynb"))
+    lab.wait_for_idle_kernel("reports/weekly.ipynb")
+    button = page.locator('.jp-NotebookPanel-toolbar [data-jp-item-name="orchestrate-deploy"]')
+    button.locator("button").click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for()
+    # the notebook whose toolbar was clicked, not the file browser's selection
+    assert "reports/weekly.ipynb" in dialog.inner_text()
+    dialog.locator(".jp-mod-accept").click()
+    dialog.wait_for(state="detached")
+
+    if not page.locator("#filebrowser").is_visible():  # (a click on its tab would close it)
+        page.locator('.jp-SideBar.jp-mod-left [data-id="filebrowser"]').click()
+    page.locator('.jp-DirListing-item[data-file-type="notebook"]:has-text("weekly.ipynb")'
+                 ).click(button="right")
+    page.locator('.lm-Menu-item:has-text("Deploy notebook…")').click()
+    dialog.wait_for()
+    assert "reports/weekly.ipynb" in dialog.inner_text()
+    dialog.locator(".jp-mod-accept").click()

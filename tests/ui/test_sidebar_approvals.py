@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sidebar_helpers import open_lab, open_sidebar, start_python
+from sidebar_helpers import open_lab, start_python
 
 pytestmark = pytest.mark.ui
 

@@ -233,7 +233,7 @@ function DeployForm(props: {
           {options.save ? (
             <button
               type="button"
-              className="jp-Button jp-mod-styled jp-mod-accept onb-d-button"
+              className="onb-d-save"
               data-testid="onb-deploy-save"
               onClick={() =>
                 void options.save?.().then(

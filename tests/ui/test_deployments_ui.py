@@ -31,6 +31,14 @@ PARAMETERS = 'region = "north"\ndays = 7\nscale: float = 1.0\n'
 BODY = 'print(f"report for {region}: {days} days, scale {scale}")'
 
 
+@pytest.fixture(autouse=True)
+def _no_kernels_left(lab: Any) -> Any:
+    """Notebooks these tests open start kernels: stop them after each test, so the tests
+    that follow in this Lab do not share the machine with idle kernels."""
+    yield
+    lab.shut_down_kernels()
+
+
 def write_report(root: Path, path: str = REPORT) -> Path:
     """A parameterised notebook (a cell tagged ``parameters`` and one that prints them)."""
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Regional report"),
@@ -153,11 +161,13 @@ def test_deploy_notebook_from_the_toolbar_creates_a_deployment(lab: Any, page: A
     dialog.locator('[data-testid="onb-deploy-retries"]').fill("2")
     dialog.locator('[data-testid="onb-deploy-cache"]').select_option("reuse")
     page.wait_for_timeout(300)  # the preview settles (debounced) before the picture
-    dialog.locator(".jp-Dialog-content").screenshot(path=str(artifacts / "deploy_dialog.png"))
     save = dialog.locator('[data-testid="onb-deploy-save"]')
     if save.count():  # the kernel's start marks the notebook changed (its language_info)
+        dialog.locator(".jp-Dialog-content").screenshot(
+            path=str(artifacts / "deploy_dialog_unsaved.png"))
         save.click()
         dialog.locator('[data-testid="onb-deploy-dirty"]').wait_for(state="detached")
+    dialog.locator(".jp-Dialog-content").screenshot(path=str(artifacts / "deploy_dialog.png"))
     dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
     dialog.wait_for(state="detached")
 

@@ -14,7 +14,9 @@ Figures printed (targets in brackets):
    POST's latency is the time to a created run [p99 ≤ 100 ms]; each one is then checked to
    exist in the store;
 3. ``GET /metrics`` over the same store, median of 5 scrapes;
-4. the server's RSS idle (after its first answers) and the peak while under load.
+4. the server's RSS idle (after its first answers) and the peak while under load, and the
+   server's CPU time per request (a figure that does not depend on what else the machine
+   runs, unlike requests/s and latency; the load average is printed beside them).
 
 Run on SQLite always, and on PostgreSQL too with ``--postgres`` (needs
 ORCHESTRATE_NB_TEST_POSTGRES_URL). Nothing is asserted: it prints figures.
@@ -28,6 +30,7 @@ import json
 import os
 import random
 import secrets
+import socket
 import statistics
 import subprocess
 import sys
@@ -133,6 +136,13 @@ async def load(base: str, token: str, clients: int, seconds: float,
             "first_errors": errors[:3]}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def sample_rss(pid: int, stop: threading.Event, peak: list[float]) -> None:
     while not stop.is_set():
         try:
@@ -174,19 +184,30 @@ def bench_store(label: str, url: str, home: Path, args: argparse.Namespace) -> N
             stop, peak = threading.Event(), [idle]
             sampler = threading.Thread(target=sample_rss, args=(server.process.pid, stop, peak))
             sampler.start()
+            cpu_before = cpu_seconds(server.process.pid)
             figures = asyncio.run(load(server.base, server.token, args.clients, args.seconds,
                                        run_ids))
+            cpu_used = cpu_seconds(server.process.pid) - cpu_before
             stop.set()
             sampler.join()
             print(f"[{label}] {args.clients} clients × {args.seconds:.0f} s: "
                   f"{figures['rps']:.0f} requests/s ({figures['requests']:,}), p50 "
                   f"{figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms, errors "
                   f"{figures['errors']} {figures['first_errors'] or ''}", flush=True)
+            print(f"[{label}] server CPU per request: "
+                  f"{cpu_used / max(1, figures['requests']) * 1000:.1f} ms "
+                  f"({cpu_used:.1f} CPU s in {args.seconds:.0f} s: the rest of the wall time "
+                  "is waiting for a core on a loaded machine)", flush=True)
             print(f"[{label}] server RSS: idle {idle:.0f} MB, peak under load "
                   f"{max(peak):.0f} MB", flush=True)
 
             latencies, created = [], []
-            with httpx.Client(timeout=60) as hooks:
+            # TCP_NODELAY, as webhook senders' HTTP stacks set it: without it, the POST's body
+            # segment waits for the server's delayed ACK of the headers (~40 ms, a client
+            # artefact, not the server's time)
+            nodelay = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP,
+                                                           socket.TCP_NODELAY, 1)])
+            with httpx.Client(timeout=60, transport=nodelay) as hooks:
                 for index in range(args.webhooks):
                     began = time.perf_counter()
                     answer = hooks.post(hook_url, json={"n": index},

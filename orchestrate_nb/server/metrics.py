@@ -8,7 +8,8 @@ memory between scrapes. Names and labels (documented in docs/server-api.md):
 - ``orchestrate_nb_flow_runs{deployment,state}`` gauge: flow runs by deployment name (""
   for runs of no deployment) and state type.
 - ``orchestrate_nb_flow_run_duration_seconds{deployment}`` histogram: start to end of the
-  finished flow runs.
+  finished flow runs (the one query that reads every finished run: recomputed at most every
+  ``HISTOGRAM_MAX_AGE`` seconds, so frequent or several scrapers cost one pass).
 - ``orchestrate_nb_late_runs{deployment}`` gauge: runs the scheduler marked Late.
 - ``orchestrate_nb_runs_waiting{pool}`` gauge: scheduled runs due now that no worker took yet.
 - ``orchestrate_nb_worker_heartbeat_age_seconds{worker,pool,host}`` gauge: seconds since each
@@ -23,6 +24,8 @@ memory between scrapes. Names and labels (documented in docs/server-api.md):
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -40,6 +43,9 @@ from orchestrate_nb.server.services import OrchestrateService, ServiceError
 UTC = dt.timezone.utc
 DURATION_BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 86400.0)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+HISTOGRAM_MAX_AGE = 30.0
+_histograms: dict[int, tuple[float, list[Any]]] = {}  # id(service) -> (when, rows)
+_histograms_lock = threading.Lock()
 
 
 def _seconds(conn: Connection, start: Any, end: Any) -> Any:
@@ -87,13 +93,7 @@ class StoreCollector(Collector):
             waiting = conn.execute(select(FlowRun.pool, func.count()).where(
                 FlowRun.state_type == "SCHEDULED", FlowRun.scheduled_time <= now)
                 .group_by(FlowRun.pool)).all()
-            seconds = _seconds(conn, FlowRun.start_time, FlowRun.end_time)
-            finished = and_(FlowRun.end_time.is_not(None), FlowRun.start_time.is_not(None))
-            bucket_columns = [func.sum(case((seconds <= bound, 1), else_=0))
-                              for bound in DURATION_BUCKETS]
-            durations = conn.execute(select(FlowRun.deployment_id, func.count(),
-                                            func.sum(seconds), *bucket_columns)
-                                     .where(finished).group_by(FlowRun.deployment_id)).all()
+            durations = self._durations(conn)
             workers = list_workers(conn, now)
             heartbeats = {w.id: w.heartbeat for w in workers}
             deliveries = conn.execute(select(AlertDelivery.status, func.count())
@@ -150,6 +150,26 @@ class StoreCollector(Collector):
             alert_deliveries.add_metric([str(status)], int(count))
         return [runs, histogram, late_runs, waiting_runs, ages, worker_counts,
                 alert_deliveries]
+
+
+    def _durations(self, conn: Connection) -> list[Any]:
+        from orchestrate_nb.store.orm import FlowRun
+
+        key = id(self.service)
+        with _histograms_lock:
+            cached = _histograms.get(key)
+        if cached is not None and time.monotonic() - cached[0] < HISTOGRAM_MAX_AGE:
+            return cached[1]
+        seconds = _seconds(conn, FlowRun.start_time, FlowRun.end_time)
+        finished = and_(FlowRun.end_time.is_not(None), FlowRun.start_time.is_not(None))
+        bucket_columns = [func.sum(case((seconds <= bound, 1), else_=0))
+                          for bound in DURATION_BUCKETS]
+        rows = list(conn.execute(select(FlowRun.deployment_id, func.count(), func.sum(seconds),
+                                        *bucket_columns)
+                                 .where(finished).group_by(FlowRun.deployment_id)).all())
+        with _histograms_lock:
+            _histograms[key] = (time.monotonic(), rows)
+        return rows
 
 
 def _bound(value: float) -> str:

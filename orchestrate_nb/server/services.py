@@ -250,7 +250,7 @@ class OrchestrateService:
     def run_artifacts(self, id_or_prefix: str,
                       query: Mapping[str, Sequence[str]]) -> dict[str, Any]:
         """The artifacts a run (and its task runs) made, newest first."""
-        limit = parse_int(_last(query, "limit"), "limit", ARTIFACT_LIMIT, 1, MAX_LIMIT)
+        limit = parse_int(last_value(query, "limit"), "limit", ARTIFACT_LIMIT, 1, MAX_LIMIT)
         with self.read() as conn:
             row = self.resolve_run(conn, id_or_prefix)
         return {"artifacts": self._artifacts(row.id, limit)}

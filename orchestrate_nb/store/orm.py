@@ -194,7 +194,7 @@ class FlowRun(RunStateColumns, OwnerColumns, Base):
         Index(None, "created"),
         Index(None, "state_type"),
         Index(None, "state_type", "scheduled_time"),  # "due runs", for workers
-        Index(None, "deployment_id"),
+        Index(None, "deployment_id", "state_type"),  # a deployment's runs; /metrics' counts
         Index(None, "end_time"),  # the alert sweep: runs that finished lately
     )
 

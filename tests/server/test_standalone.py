@@ -269,3 +269,20 @@ def test_metrics_match_the_store(server: Server, record: Any) -> None:
     assert total is not None and abs(total - 9.0) < 0.01
     assert json.loads(server.client().get("/orchestrate/api/status").content)["running"] == 1
     assert os.environ.get("ORCHESTRATE_NB_SERVER_TOKEN") is None
+
+
+def test_the_listening_socket_turns_nagle_off() -> None:
+    """asyncio sets TCP_NODELAY only on accepted sockets whose proto is TCP: a socket made
+    with proto 0 left every answer waiting ~40 ms for the client's delayed ACK."""
+    from orchestrate_nb.cli.server import _bind
+
+    sock = _bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        with socket.create_connection(sock.getsockname()):
+            accepted, _ = sock.accept()
+            with accepted:
+                assert accepted.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()

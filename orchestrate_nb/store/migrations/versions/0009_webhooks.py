@@ -1,6 +1,8 @@
 """Webhook triggers of deployments (only a hash of each secret is stored, so a database dump
 cannot fire them; removing the row revokes one) and the deliveries seen in the last hour (one
-row per webhook and delivery id: a replay finds it and creates no second run).
+row per webhook and delivery id: a replay finds it and creates no second run). The index on
+flow runs' deployment becomes (deployment, state type), so /metrics counts runs by deployment
+and state from the index alone.
 
 Revision ID: 0009
 Revises: 0008
@@ -41,9 +43,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("webhook_id", "delivery_id", name=op.f("pk_webhook_deliveries")),
     )
     op.create_index(op.f("ix_webhook_deliveries_created"), "webhook_deliveries", ["created"])
+    with op.batch_alter_table("flow_runs") as batch:
+        batch.drop_index(batch.f("ix_flow_runs_deployment_id"))
+        batch.create_index(batch.f("ix_flow_runs_deployment_id_state_type"),
+                           ["deployment_id", "state_type"])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("flow_runs") as batch:
+        batch.drop_index(batch.f("ix_flow_runs_deployment_id_state_type"))
+        batch.create_index(batch.f("ix_flow_runs_deployment_id"), ["deployment_id"])
     op.drop_index(op.f("ix_webhook_deliveries_created"), table_name="webhook_deliveries")
     op.drop_table("webhook_deliveries")
     op.drop_index(op.f("ix_webhooks_deployment_id"), table_name="webhooks")

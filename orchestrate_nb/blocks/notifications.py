@@ -88,10 +88,9 @@ def _post_json(url: str, payload: dict[str, Any], what: str) -> None:
          headers={"Content-Type": "application/json"})
 
 
-class SlackWebhook(NotificationBlock):
-    """A Slack incoming webhook: posts ``{"text": ...}``."""
+class _IncomingWebhook(NotificationBlock):
+    """A chat service's incoming webhook: a secret http(s) URL the message is posted to."""
 
-    _block_type_name = "Slack Webhook"
     url: SecretStr = Field(description="The incoming webhook's URL")
     allow_private_urls: bool = True
 
@@ -100,24 +99,22 @@ class SlackWebhook(NotificationBlock):
     def _url(cls, value: SecretStr) -> SecretStr:
         _check_http_url(value.get_secret_value(), "url")
         return value
+
+
+class SlackWebhook(_IncomingWebhook):
+    """A Slack incoming webhook: posts ``{"text": ...}``."""
+
+    _block_type_name = "Slack Webhook"
 
     def _send(self, body: str, subject: str | None) -> None:
         text = f"*{subject}*\n{body}" if subject else body
         _post_json(self.url.get_secret_value(), {"text": text}, "Slack webhook")
 
 
-class MicrosoftTeamsWebhook(NotificationBlock):
+class MicrosoftTeamsWebhook(_IncomingWebhook):
     """A Microsoft Teams incoming webhook: posts a MessageCard."""
 
     _block_type_name = "Microsoft Teams Webhook"
-    url: SecretStr = Field(description="The incoming webhook's URL")
-    allow_private_urls: bool = True
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: SecretStr) -> SecretStr:
-        _check_http_url(value.get_secret_value(), "url")
-        return value
 
     def _send(self, body: str, subject: str | None) -> None:
         summary = subject or (body.splitlines() or ["orchestrate-nb"])[0]

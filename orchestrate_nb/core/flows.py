@@ -20,7 +20,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-class Flow(Generic[P, R]):
+class Flow(opt.HookDecorators, Generic[P, R]):
     """A function whose calls become flow runs that group the task runs they start."""
 
     def __init__(
@@ -124,26 +124,12 @@ class Flow(Generic[P, R]):
         copy._bound = self._bound
         return copy
 
-    # -- hooks as decorators (``@my_flow.on_failure``), as in Prefect ---------------------
-    def on_completion(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        self.on_completion_hooks.append(opt.check_hook(fn, "on_completion", self.name))
-        return fn
-
-    def on_failure(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        self.on_failure_hooks.append(opt.check_hook(fn, "on_failure", self.name))
-        return fn
-
+    # -- hooks as decorators (``@my_flow.on_failure``; the shared ones: HookDecorators) ----
     def on_cancellation(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        self.on_cancellation_hooks.append(opt.check_hook(fn, "on_cancellation", self.name))
-        return fn
+        return self._add_hook("on_cancellation", fn)
 
     def on_crashed(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        self.on_crashed_hooks.append(opt.check_hook(fn, "on_crashed", self.name))
-        return fn
-
-    def on_running(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        self.on_running_hooks.append(opt.check_hook(fn, "on_running", self.name))
-        return fn
+        return self._add_hook("on_crashed", fn)
 
     def __get__(self, instance: Any, owner: Any) -> Any:
         """``@flow`` on a method: reached through an instance (or, for a classmethod, the

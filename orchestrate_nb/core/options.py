@@ -132,6 +132,26 @@ def check_hook(hook: Any, kind: str, name: str) -> Callable[..., Any]:
     return hook  # type: ignore[no-any-return]
 
 
+class HookDecorators:
+    """Hooks as decorators (``@my_flow.on_failure``, ``@my_task.on_completion``), as in
+    Prefect: each appends to the owner's ``<kind>_hooks`` list and returns the function."""
+
+    name: str
+
+    def _add_hook(self, kind: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        getattr(self, f"{kind}_hooks").append(check_hook(fn, kind, self.name))
+        return fn
+
+    def on_completion(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return self._add_hook("on_completion", fn)
+
+    def on_failure(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return self._add_hook("on_failure", fn)
+
+    def on_running(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        return self._add_hook("on_running", fn)
+
+
 def unwrap_method(fn: Any) -> tuple[Any, str | None]:
     """``@flow``/``@task`` above ``@classmethod`` or ``@staticmethod`` (Prefect 3): the
     function inside, and which kind of method it was."""

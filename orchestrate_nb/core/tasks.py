@@ -37,7 +37,7 @@ NOT_SET: Any = _Sentinel("NOT_SET")  # an option left out (None may be a choice)
 UNBOUND: Any = _Sentinel("UNBOUND")  # a task or flow not reached through an instance or class
 
 
-class Task(Generic[P, R]):
+class Task(opt.HookDecorators, Generic[P, R]):
     """A function whose calls become task runs: states, retries, timeouts, logs, history."""
 
     def __init__(
@@ -137,29 +137,15 @@ class Task(Generic[P, R]):
         copy._bound = self._bound
         return copy
 
-    # -- hooks as decorators (``@my_task.on_failure``), as in Prefect ---------------------
-    def on_completion(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        self.on_completion_hooks.append(opt.check_hook(fn, "on_completion", self.name))
-        return fn
-
-    def on_failure(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        self.on_failure_hooks.append(opt.check_hook(fn, "on_failure", self.name))
-        return fn
-
-    def on_running(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        self.on_running_hooks.append(opt.check_hook(fn, "on_running", self.name))
-        return fn
-
+    # -- hooks as decorators (``@my_task.on_failure``; the shared ones: HookDecorators) ----
     def on_commit(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """A hook called with the transaction when this task's result is committed."""
-        self.on_commit_hooks.append(opt.check_hook(fn, "on_commit", self.name))
-        return fn
+        return self._add_hook("on_commit", fn)
 
     def on_rollback(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """A hook called with the transaction when a completed run of this task is rolled
         back (the transaction it ran in failed)."""
-        self.on_rollback_hooks.append(opt.check_hook(fn, "on_rollback", self.name))
-        return fn
+        return self._add_hook("on_rollback", fn)
 
     def __call__(self, *args: Any, return_state: bool = False, wait_for: Any = None,
                  **kwargs: Any) -> Any:

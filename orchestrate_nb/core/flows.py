@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy as _copy
 import functools
 import inspect
 from collections.abc import Callable, Iterable, Mapping
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from typing_extensions import ParamSpec
 
 from orchestrate_nb.core import options as opt
-from orchestrate_nb.core.tasks import UNBOUND
+from orchestrate_nb.core.tasks import UNBOUND, MethodBinding
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -20,7 +19,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-class Flow(opt.HookDecorators, Generic[P, R]):
+class Flow(MethodBinding, opt.HookDecorators, Generic[P, R]):
     """A function whose calls become flow runs that group the task runs they start."""
 
     def __init__(
@@ -130,24 +129,6 @@ class Flow(opt.HookDecorators, Generic[P, R]):
 
     def on_crashed(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         return self._add_hook("on_crashed", fn)
-
-    def __get__(self, instance: Any, owner: Any) -> Any:
-        """``@flow`` on a method: reached through an instance (or, for a classmethod, the
-        class) it is a copy of this flow bound to it, as in Prefect."""
-        bound = opt.bound_to(self._method_kind, instance, owner)
-        if bound is UNBOUND:
-            return self
-        copy = _copy.copy(self)
-        copy._bound = bound
-        return copy
-
-    @property
-    def bound_parameter(self) -> str | None:
-        """The name of the parameter a bound method's instance (or class) fills; it is
-        not recorded with the run's parameters."""
-        if self._bound is UNBOUND:
-            return None
-        return next(iter(self.signature.parameters), None)
 
     def visualize(self, *args: Any, **kwargs: Any) -> Any:
         """Draw this flow's task graph without running its tasks (Prefect's

@@ -37,7 +37,32 @@ NOT_SET: Any = _Sentinel("NOT_SET")  # an option left out (None may be a choice)
 UNBOUND: Any = _Sentinel("UNBOUND")  # a task or flow not reached through an instance or class
 
 
-class Task(opt.HookDecorators, Generic[P, R]):
+class MethodBinding:
+    """``@task``/``@flow`` on a method, as in Prefect 3: reached through an instance (or, for
+    a classmethod, the class) it is a copy bound to it, and that first parameter is filled
+    by the binding (not recorded with the run's parameters)."""
+
+    _method_kind: str | None
+    _bound: Any
+    signature: inspect.Signature
+
+    def __get__(self, instance: Any, owner: Any) -> Any:
+        bound = opt.bound_to(self._method_kind, instance, owner)
+        if bound is UNBOUND:
+            return self
+        copy = _copy.copy(self)
+        copy._bound = bound
+        return copy
+
+    @property
+    def bound_parameter(self) -> str | None:
+        """The name of the parameter a bound method's instance (or class) fills."""
+        if self._bound is UNBOUND:
+            return None
+        return next(iter(self.signature.parameters), None)
+
+
+class Task(MethodBinding, opt.HookDecorators, Generic[P, R]):
     """A function whose calls become task runs: states, retries, timeouts, logs, history."""
 
     def __init__(
@@ -164,23 +189,6 @@ class Task(opt.HookDecorators, Generic[P, R]):
         from orchestrate_nb.engine.mapping import map_task
 
         return map_task(self, args, kwargs, return_state=return_state, wait_for=wait_for)
-
-    def __get__(self, instance: Any, owner: Any) -> Any:
-        """``@task`` on a method: reached through an instance (or, for a classmethod, the
-        class) it is a copy of this task bound to it, as in Prefect."""
-        bound = opt.bound_to(self._method_kind, instance, owner)
-        if bound is UNBOUND:
-            return self
-        copy = _copy.copy(self)
-        copy._bound = bound
-        return copy
-
-    @property
-    def bound_parameter(self) -> str | None:
-        """The name of the parameter a bound method's instance (or class) fills."""
-        if self._bound is UNBOUND:
-            return None
-        return next(iter(self.signature.parameters), None)
 
     def __getattr__(self, name: str) -> Any:
         """Only for attributes a task does not have: Prefect's task methods we refuse."""

@@ -23,7 +23,7 @@ SPECIAL = ["Nightly ETL: 50% done", "weird_name (copy)", "Straße-ünïcode run"
            "RUN-4242-upper"]
 QUERIES = ["run-42", "RUN-42", "run", "50%", "_na", "etl", "report", "ab", "e", "4242",
            "Straße", 'y "h', "(copy)", "no-such-thing-here", "ru", "%", "_"]
-TAGS = ["nightly", "a", "b", "notebook-session", "missing", "night"]
+TAGS = ["common", "nightly", "a", "b", "notebook-session", "missing", "night"]
 
 
 def _runs(flows: dict[str, int], deployment_id: str, start: int, count: int,
@@ -38,6 +38,8 @@ def _runs(flows: dict[str, int], deployment_id: str, start: int, count: int,
             tags = ["nightly", "a"]
         elif i % 11 == 0:
             tags = ["b", "nightly-ish"]
+        if i % 10 != 9 and i % 13 != 0:  # on more runs than the threshold
+            tags = [*(tags or []), "common"]
         rows.append({
             "id": str(uuid.UUID(int=i + 1)), "name": name,
             "flow_id": flows["etl-flow" if i % 3 == 0 else "analysis"],

@@ -181,7 +181,10 @@ def filtered_runs(query: Select[Any], where: RunFilter, dialect: str = "sqlite",
     if where.kind == "runs":
         query = query.where(or_(FlowRun.tags.is_(None), not_(_has_tag(SESSION_TAG))))
     elif where.kind == "sessions":
-        query = query.where(_has_tag(SESSION_TAG))
+        # PostgreSQL misjudges LIKE on the JSON text and sorts every session; SQLite walks
+        # the creation-time index and meets sessions soon enough
+        query = query.where(_has_tag(SESSION_TAG) if dialect == "sqlite"
+                            else _tagged(SESSION_TAG))
     return query
 
 

@@ -109,7 +109,7 @@ def upgrade() -> None:
         op.execute(statement)
     if _create_trgm(bind):
         op.execute("CREATE INDEX ix_flow_runs_name_trgm ON flow_runs "
-                   "USING gin (lower(name) gin_trgm_ops)")
+                   "USING gin (name gin_trgm_ops)")
     op.execute("ANALYZE flow_run_tags")
 
 

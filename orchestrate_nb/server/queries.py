@@ -82,7 +82,7 @@ def _tagged(tag: str) -> Any:
 
 # SQLite's FTS5 trigram index of run names (migration 0010; absent where FTS5 is missing)
 RUN_NAMES = table("flow_run_names", column("rowid"))
-FLOW_RUN_ROWID = literal_column("flow_runs.rowid")
+FLOW_RUN_ROWID: Any = literal_column("flow_runs.rowid")
 TRIGRAM = 3  # the shortest text a trigram index can look up
 
 

@@ -17,8 +17,10 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Select,
+    String,
     Text,
     and_,
+    bindparam,
     cast,
     column,
     func,
@@ -139,7 +141,11 @@ def _contains(column: Any, text: str, dialect: str) -> Any:
     than lower() on every row); PostgreSQL's ILIKE."""
     if dialect == "sqlite":
         return column.contains(text, autoescape=True)
-    return column.icontains(text, autoescape=True)
+    # the pattern goes into the SQL text: a prepared statement's generic plan, made for any
+    # pattern, would not use the trigram index
+    escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    pattern = bindparam(None, f"%{escaped}%", type_=String(), literal_execute=True)
+    return column.ilike(pattern, escape="/")
 
 
 def filtered_runs(query: Select[Any], where: RunFilter, dialect: str = "sqlite",

@@ -470,6 +470,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--stall-seconds", type=float, default=15.0)
+    parser.add_argument("--list-only", action="store_true",
+                        help="measure the runs-list latency only (skip start time and stalls)")
     args = parser.parse_args()
     backends = [("SQLite", None)]
     if os.environ.get(POSTGRES_ENV):
@@ -489,6 +491,8 @@ def main() -> None:
                 print(f"{'query':32} {'p50':>8} {'p95':>8}")
                 for name, p50, p95 in rows:
                     print(f"{name:32} {p50:8.1f} {p95:8.1f}", flush=True)
+    if args.list_only:
+        return
 
     print("\n## Jupyter server start to first answer (ms, median of "
           f"{args.starts}; target: extension adds <= 100)")

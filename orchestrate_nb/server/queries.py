@@ -14,12 +14,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Select, Text, cast, func, not_, or_, select
+from sqlalchemy import (
+    Connection,
+    Select,
+    String,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    column,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    table,
+    text,
+)
 
 from orchestrate_nb.store.orm import (
     Deployment,
     Flow,
     FlowRun,
+    FlowRunTag,
     LogLine,
     RunState,
     TaskRun,
@@ -60,6 +77,59 @@ def _has_tag(tag: str) -> Any:
     return _tags_text().contains(json.dumps(tag), autoescape=True)
 
 
+def _tagged(tag: str) -> Any:
+    """Runs carrying ``tag``, by the ``flow_run_tags`` index (kept by triggers)."""
+    return FlowRun.id.in_(select(FlowRunTag.flow_run_id).where(FlowRunTag.tag == tag))
+
+
+# SQLite's FTS5 trigram index of run names (migration 0010; absent where FTS5 is missing)
+RUN_NAMES = table("flow_run_names", column("rowid"))
+FLOW_RUN_ROWID: Any = literal_column("flow_runs.rowid")
+TRIGRAM = 3  # the shortest text a trigram index can look up
+
+
+@dataclass(frozen=True)
+class TextMatch:
+    """``q`` resolved: the flows and deployments whose names contain it (few rows, matched
+    first) and whether run names go through SQLite's trigram index."""
+
+    text: str
+    flow_ids: tuple[int, ...]
+    deployment_ids: tuple[str, ...]
+    fts: bool = False
+
+
+def resolve_text(conn: Connection, pattern: str) -> TextMatch:
+    flows = conn.execute(select(Flow.id).where(
+        Flow.name.icontains(pattern, autoescape=True))).scalars()
+    deployments = conn.execute(select(Deployment.id).where(
+        Deployment.name.icontains(pattern, autoescape=True))).scalars()
+    fts = (conn.dialect.name == "sqlite" and len(pattern) >= TRIGRAM and conn.execute(text(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'flow_run_names'"
+    )).first() is not None)
+    return TextMatch(pattern, tuple(flows), tuple(deployments), fts)
+
+
+def _fts_phrase(pattern: str) -> str:
+    return '"' + pattern.replace('"', '""') + '"'
+
+
+def _text_condition(match: TextMatch, dialect: str, by_index: bool) -> Any:
+    """Run name, flow name or deployment name contains the text. ``by_index`` (SQLite):
+    the run names are looked up in the trigram index first, the LIKE then decides."""
+    name: Any = _contains(FlowRun.name, match.text, dialect)
+    if by_index:
+        found = select(RUN_NAMES.c.rowid).where(
+            text("flow_run_names MATCH :phrase").bindparams(phrase=_fts_phrase(match.text)))
+        name = and_(FLOW_RUN_ROWID.in_(found), name)
+    terms = [name]
+    if match.flow_ids:
+        terms.append(FlowRun.flow_id.in_(list(match.flow_ids)))
+    if match.deployment_ids:
+        terms.append(FlowRun.deployment_id.in_(list(match.deployment_ids)))
+    return or_(*terms) if len(terms) > 1 else terms[0]
+
+
 def select_runs() -> Select[Any]:
     query: Select[Any] = select(*RUN_COLUMNS)  # type: ignore[assignment]
     return (query.join(Flow, Flow.id == FlowRun.flow_id)
@@ -71,11 +141,16 @@ def _contains(column: Any, text: str, dialect: str) -> Any:
     than lower() on every row); PostgreSQL's ILIKE."""
     if dialect == "sqlite":
         return column.contains(text, autoescape=True)
-    return column.icontains(text, autoescape=True)
+    # the pattern goes into the SQL text: a prepared statement's generic plan, made for any
+    # pattern, would not use the trigram index
+    escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    pattern = bindparam(None, f"%{escaped}%", type_=String(), literal_execute=True)
+    return column.ilike(pattern, escape="/")
 
 
 def filtered_runs(query: Select[Any], where: RunFilter, dialect: str = "sqlite",
-                  walk_created: bool = False) -> Select[Any]:
+                  walk_created: bool = False, text_match: TextMatch | None = None,
+                  text_by_index: bool = False, tags_by_index: bool = True) -> Select[Any]:
     """``query`` filtered by ``where``. ``walk_created``: compare the indexed columns as
     expressions (``state_type || ''``), which SQLite cannot look up by their own index, so
     it walks the creation-time index in page order instead."""
@@ -92,8 +167,10 @@ def filtered_runs(query: Select[Any], where: RunFilter, dialect: str = "sqlite",
         query = query.where(deployment_id.in_(
             select(Deployment.id).where(Deployment.name.in_(list(where.deployments)))))
     for tag in where.tags:
-        query = query.where(_has_tag(tag))
-    if where.text:
+        query = query.where(_tagged(tag) if tags_by_index else _has_tag(tag))
+    if where.text and text_match is not None:
+        query = query.where(_text_condition(text_match, dialect, text_by_index))
+    elif where.text:
         # flows and deployments are few: match their names first, then compare ids, so the
         # scan of flow_runs evaluates one LIKE a row, not two joins and three LIKEs
         pattern = where.text
@@ -110,7 +187,10 @@ def filtered_runs(query: Select[Any], where: RunFilter, dialect: str = "sqlite",
     if where.kind == "runs":
         query = query.where(or_(FlowRun.tags.is_(None), not_(_has_tag(SESSION_TAG))))
     elif where.kind == "sessions":
-        query = query.where(_has_tag(SESSION_TAG))
+        # PostgreSQL misjudges LIKE on the JSON text and sorts every session; SQLite walks
+        # the creation-time index and meets sessions soon enough
+        query = query.where(_has_tag(SESSION_TAG) if dialect == "sqlite"
+                            else _tagged(SESSION_TAG))
     return query
 
 
@@ -120,8 +200,19 @@ def list_runs(conn: Connection, where: RunFilter, limit: int,
     # SQLite would find the matches by the state/flow/deployment index and sort them all;
     # when they are many, walking the creation-time index and stopping after one page is
     # far cheaper (PostgreSQL's planner makes that choice by itself)
-    walk = conn.dialect.name == "sqlite" and _many_match(conn, where)
-    query = filtered_runs(select_runs(), where, conn.dialect.name, walk_created=walk)
+    dialect = conn.dialect.name
+    match = resolve_text(conn, where.text) if where.text else None
+    walk = dialect == "sqlite" and _many_match(conn, where)
+    # a text few runs match: look their names up in the trigram index and sort the few;
+    # one many runs match: walk the creation-time index, a page fills up soon
+    by_index = bool(match is not None and match.fts and not walk
+                    and not _many_text_matches(conn, match))
+    # SQLite: a tag many runs carry is found sooner by walking the creation-time index
+    # than by sorting all its runs (PostgreSQL's planner weighs that itself)
+    tags_by_index = dialect != "sqlite" or not (walk or _many_tagged(conn, where.tags))
+    query = filtered_runs(select_runs(), where, dialect, walk_created=walk,
+                          text_match=match, text_by_index=by_index,
+                          tags_by_index=tags_by_index)
     if before is not None:
         created, run_id = before
         query = query.where(FlowRun.created <= created,
@@ -150,6 +241,38 @@ def _many_match(conn: Connection, where: RunFilter) -> bool:
     limited = query.limit(INDEX_WALK_THRESHOLD + 1).subquery()
     count = conn.execute(select(func.count()).select_from(limited)).scalar_one()
     return bool(count > INDEX_WALK_THRESHOLD)
+
+
+def _many_tagged(conn: Connection, tags: Sequence[str]) -> bool:
+    """Whether the rarest of ``tags`` is on more runs than the threshold (no tags: False)."""
+    for tag in tags:
+        limited = (select(FlowRunTag.flow_run_id).where(FlowRunTag.tag == tag)
+                   .limit(INDEX_WALK_THRESHOLD + 1).subquery())
+        if conn.execute(select(func.count()).select_from(limited)).scalar_one() \
+                <= INDEX_WALK_THRESHOLD:
+            return False
+    return bool(tags)
+
+
+def _many_text_matches(conn: Connection, match: TextMatch) -> bool:
+    """Whether (an upper bound of) the runs ``match`` finds passes the threshold: the
+    trigram index's candidates plus the runs of the matched flows and deployments, each
+    count stopped at the threshold."""
+    total = 0
+    phrase = _fts_phrase(match.text)
+    counts = [select(RUN_NAMES.c.rowid).where(
+        text("flow_run_names MATCH :phrase").bindparams(phrase=phrase))]
+    if match.flow_ids:
+        counts.append(select(FlowRun.id).where(FlowRun.flow_id.in_(list(match.flow_ids))))
+    if match.deployment_ids:
+        counts.append(select(FlowRun.id).where(
+            FlowRun.deployment_id.in_(list(match.deployment_ids))))
+    for query in counts:
+        limited = query.limit(INDEX_WALK_THRESHOLD + 1 - total).subquery()
+        total += conn.execute(select(func.count()).select_from(limited)).scalar_one()
+        if total > INDEX_WALK_THRESHOLD:
+            return True
+    return False
 
 
 def get_run(conn: Connection, run_id: str) -> Any | None:

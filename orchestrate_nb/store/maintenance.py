@@ -27,6 +27,12 @@ def reclaim_space(database: Database) -> int | None:
     try:
         cursor = raw.cursor()
         cursor.execute("VACUUM")
+        # VACUUM may renumber the rowids of flow_runs (its key is a string), which the
+        # trigram index of run names (migration 0010) refers to: build that index anew
+        if cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                          "AND name = 'flow_run_names'").fetchone() is not None:
+            cursor.execute("INSERT INTO flow_run_names (flow_run_names) VALUES ('rebuild')")
+            raw.commit()
         cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         cursor.close()
     except sqlite3.Error as exc:

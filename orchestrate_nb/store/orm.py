@@ -199,6 +199,31 @@ class FlowRun(RunStateColumns, OwnerColumns, Base):
     )
 
 
+class FlowRunTag(Base):
+    """One row per tag of a flow run, for the runs list's tag filter. Kept in step with
+    ``flow_runs.tags`` by triggers in the database (migration 0010), never written by the
+    store itself. On SQLite, ``flow_run_names`` (an FTS5 trigram index of run names, also
+    kept by triggers) sits beside it; see ``DATABASE_ONLY_NAMES``."""
+
+    __tablename__ = "flow_run_tags"
+
+    flow_run_id: Mapped[str] = mapped_column(primary_key=True)
+    tag: Mapped[str] = mapped_column(primary_key=True, index=True)
+
+
+# Objects that migration 0010 makes in the database and the models do not describe (an FTS5
+# table and its shadow tables, PostgreSQL's trigram index): schema comparisons skip them.
+DATABASE_ONLY_NAMES = frozenset({
+    "flow_run_names", "flow_run_names_data", "flow_run_names_idx", "flow_run_names_docsize",
+    "flow_run_names_config", "flow_run_names_content", "ix_flow_runs_name_trgm",
+})
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic's ``include_name`` hook: leave out ``DATABASE_ONLY_NAMES``."""
+    return name not in DATABASE_ONLY_NAMES
+
+
 class TaskRun(RunStateColumns, OwnerColumns, Base):
     """A task run; the owner columns are only filled for a task called outside any flow."""
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from orchestrate_nb.store.database import Database  # which imports this module lazily
 
-HEAD_REVISION = "0009"  # a test checks this against the migration scripts
+HEAD_REVISION = "0010"  # a test checks this against the migration scripts
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 VERSION_TABLE = "alembic_version"
 _PG_MIGRATION_LOCK_KEY = 0x6F6E625F6D6967  # "onb_mig"

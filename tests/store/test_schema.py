@@ -13,7 +13,7 @@ from sqlalchemy import inspect, text
 
 from orchestrate_nb.errors import StoreError
 from orchestrate_nb.store.database import create_database, open_database
-from orchestrate_nb.store.orm import Base
+from orchestrate_nb.store.orm import Base, include_name
 from orchestrate_nb.store.repository import upgrade_store
 from orchestrate_nb.store.schema import HEAD_REVISION, alembic_config, current_revision
 
@@ -47,7 +47,8 @@ def test_the_models_and_the_migrations_describe_the_same_schema(database):
     from alembic.migration import MigrationContext
 
     with database.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                         "include_name": include_name})
         assert compare_metadata(context, Base.metadata) == []
 
 

@@ -1,3 +1,4 @@
 import './base.css';
 import './deployments.css';
 import './runs.css';
+import './alerts.css';

@@ -75,3 +75,26 @@ async def test_no_secret_value_in_any_response(api: Any) -> None:
         text = json.dumps(body)
         assert SECRET_VALUE not in text and WEBHOOK_TOKEN not in text, path
         assert "encrypted" not in text, path
+
+
+async def test_a_new_variable_block_or_delivery_moves_the_change_cursor(api: Any) -> None:
+    """The Alerts tab is live: ``changes`` reports what it lists changing."""
+    import asyncio
+
+    async def changed_after(action: Any) -> bool:
+        status, before = await api("GET", "status")
+        await asyncio.sleep(0.6)  # past the tracker's reuse window
+        action()
+        for _ in range(50):
+            status, changes = await api("GET", "changes", params={"cursor": before["cursor"]})
+            if changes["changed"]:
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
+    assert await changed_after(lambda: Variable.set("threshold", 3))
+    assert await changed_after(lambda: Secret(value=SECRET_VALUE).save("api-key"))
+    url = f"http://127.0.0.1:{_closed_port()}/services/{WEBHOOK_TOKEN}"
+    SlackWebhook(url=url).save("team")
+    create_alert("on-failure", ["failed"], notify=["team"])
+    assert await changed_after(lambda: test_alert("on-failure"))

@@ -92,6 +92,7 @@ export interface RunDetail {
   task_runs: TaskRun[];
   edges: Edge[];
   graph: GraphSnapshot | null;
+  artifacts?: Artifact[];
 }
 
 export interface LogLine {
@@ -227,6 +228,19 @@ export interface LogQuery {
   limit?: number;
   q?: string;
   level?: number;
+}
+
+export interface Artifact {
+  id: string;
+  key: string | null;
+  type: 'markdown' | 'table' | 'link' | 'image' | 'progress' | string;
+  data: any;
+  description: string | null;
+  summary: string;
+  flow_run_id: string | null;
+  task_run_id: string | null;
+  created: string | null;
+  updated: string | null;
 }
 
 export interface VariableInfo {

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Select, Text, cast, func, not_, or_, select
 from orchestrate_nb.store.orm import (
     Alert,
     AlertDelivery,
+    Artifact,
     BlockDocument,
     Deployment,
     Flow,
@@ -239,7 +240,7 @@ def status_counts(conn: Connection) -> dict[str, int]:
 def change_signature(conn: Connection) -> tuple[Any, ...]:
     """What changes whenever anything the sidebar shows changes: the newest state-history
     row and log line, and the versions (count, newest update) of deployments, workers,
-    variables, blocks, alerts and alert deliveries. One cheap aggregate each."""
+    variables, blocks, alerts, alert deliveries and artifacts. One aggregate each."""
     states = conn.execute(select(func.max(RunState.id))).scalar() or 0
     log_id = conn.execute(select(func.max(LogLine.id))).scalar() or 0
     deployments, updated = conn.execute(
@@ -249,7 +250,7 @@ def change_signature(conn: Connection) -> tuple[Any, ...]:
     versions = tuple(
         (int(count or 0), str(newest)) for count, newest in (
             conn.execute(select(func.count(), func.max(table.updated))).one()
-            for table in (Variable, BlockDocument, Alert, AlertDelivery)))
+            for table in (Variable, BlockDocument, Alert, AlertDelivery, Artifact)))
     return (int(states), int(log_id), int(deployments or 0), str(updated), int(workers or 0),
             int(stopped or 0), versions)
 

@@ -92,6 +92,7 @@ export interface RunDetail {
   task_runs: TaskRun[];
   edges: Edge[];
   graph: GraphSnapshot | null;
+  artifacts?: Artifact[];
 }
 
 export interface LogLine {
@@ -229,6 +230,67 @@ export interface LogQuery {
   level?: number;
 }
 
+export interface Artifact {
+  id: string;
+  key: string | null;
+  type: 'markdown' | 'table' | 'link' | 'image' | 'progress' | string;
+  data: any;
+  description: string | null;
+  summary: string;
+  flow_run_id: string | null;
+  task_run_id: string | null;
+  created: string | null;
+  updated: string | null;
+}
+
+export interface VariableInfo {
+  name: string;
+  value: unknown;
+  tags: string[];
+  created: string | null;
+  updated: string | null;
+}
+
+/** A saved block; every secret field's value is the mask `**********`. */
+export interface BlockInfo {
+  ref: string;
+  block_type: string;
+  name: string;
+  class_path: string;
+  data: Record<string, unknown>;
+  secret_fields: string[];
+  created: string | null;
+  updated: string | null;
+}
+
+export interface AlertDelivery {
+  id: number;
+  event: string;
+  target: string;
+  flow_run_id: string | null;
+  status: 'sending' | 'retrying' | 'sent' | 'failed' | string;
+  attempts: number;
+  subject: string | null;
+  error: string | null;
+  next_attempt: string | null;
+  created: string | null;
+  updated: string | null;
+}
+
+export interface AlertInfo {
+  id: number;
+  name: string;
+  events: string[];
+  deployment: string | null;
+  flow: string | null;
+  tag: string | null;
+  no_success_for_seconds: number | null;
+  notify: string[];
+  created: string | null;
+  updated: string | null;
+  deliveries: AlertDelivery[];
+}
+
 /** A failed request: `message` is the server's one line, `status` the HTTP status (0: no answer). */
 export class ApiError extends Error {
   constructor(
@@ -362,6 +424,15 @@ export class ApiClient {
   }
 
   // Workers, status, changes, meta
+  async listVariables(): Promise<VariableInfo[]> {
+    return (await this.request<{ variables: VariableInfo[] }>('GET', 'variables')).variables;
+  }
+  async listBlocks(): Promise<BlockInfo[]> {
+    return (await this.request<{ blocks: BlockInfo[] }>('GET', 'blocks')).blocks;
+  }
+  async listAlerts(): Promise<AlertInfo[]> {
+    return (await this.request<{ alerts: AlertInfo[] }>('GET', 'alerts')).alerts;
+  }
   async listWorkers(): Promise<Worker[]> {
     return (await this.request<{ workers: Worker[] }>('GET', 'workers')).workers;
   }

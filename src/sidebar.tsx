@@ -1,10 +1,11 @@
-// The left-panel "Orchestrate" sidebar: three tabs (Runs, Deployments, Approvals), each a
+// The left-panel "Orchestrate" sidebar: four tabs (Runs, Deployments, Approvals, Alerts), each a
 // component from its own folder. The panel fetches nothing until it is shown.
 import { ILabShell, ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import { Signal } from '@lumino/signaling';
 import React, { useEffect, useState } from 'react';
 
+import { AlertsTab } from './alerts/AlertsTab';
 import { ApprovalsTab } from './approvals/ApprovalsTab';
 import { DeploymentsTab } from './deployments/DeploymentsTab';
 import { orchestrateIcon } from './icons';
@@ -13,12 +14,13 @@ import { CommandIDs, IOrchestrate, ITabProps, PLUGIN_PREFIX } from './tokens';
 
 export const SIDEBAR_ID = 'orchestrate-nb-sidebar';
 
-export type TabName = 'runs' | 'deployments' | 'approvals';
+export type TabName = 'runs' | 'deployments' | 'approvals' | 'alerts';
 
 const TABS: Array<{ name: TabName; label: string; Component: React.FC<ITabProps> }> = [
   { name: 'runs', label: 'Runs', Component: RunsTab },
   { name: 'deployments', label: 'Deployments', Component: DeploymentsTab },
-  { name: 'approvals', label: 'Approvals', Component: ApprovalsTab }
+  { name: 'approvals', label: 'Approvals', Component: ApprovalsTab },
+  { name: 'alerts', label: 'Alerts', Component: AlertsTab }
 ];
 
 const tabRequested = new Signal<object, TabName>({});

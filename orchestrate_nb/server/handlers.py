@@ -151,6 +151,27 @@ class WorkersHandler(OrchestrateHandler):
         await self.call("list_workers")
 
 
+class VariablesHandler(OrchestrateHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        await self.call("list_variables")
+
+
+class BlocksHandler(OrchestrateHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        await self.call("list_blocks")
+
+
+class AlertsHandler(OrchestrateHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        await self.call("list_alerts")
+
+
 class DeploymentsHandler(OrchestrateHandler):
     @web.authenticated
     @authorized
@@ -214,6 +235,9 @@ ROUTES: list[tuple[str, type[OrchestrateHandler]]] = [
     ("schedule/preview", SchedulePreviewHandler),
     ("notebooks/parameters", NotebookParametersHandler),
     ("workers", WorkersHandler),
+    ("variables", VariablesHandler),
+    ("blocks", BlocksHandler),
+    ("alerts", AlertsHandler),
     ("status", StatusHandler),
     ("changes", ChangesHandler),
     ("meta", MetaHandler),

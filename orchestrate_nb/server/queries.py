@@ -33,6 +33,10 @@ from sqlalchemy import (
 )
 
 from orchestrate_nb.store.orm import (
+    Alert,
+    AlertDelivery,
+    Artifact,
+    BlockDocument,
     Deployment,
     Flow,
     FlowRun,
@@ -40,6 +44,7 @@ from orchestrate_nb.store.orm import (
     LogLine,
     RunState,
     TaskRun,
+    Variable,
     Worker,
 )
 
@@ -355,17 +360,22 @@ def status_counts(conn: Connection) -> dict[str, int]:
     return {state_type: count for state_type, count in conn.execute(query)}
 
 
-def change_signature(conn: Connection) -> tuple[int, int, int, str, int, int]:
+def change_signature(conn: Connection) -> tuple[Any, ...]:
     """What changes whenever anything the sidebar shows changes: the newest state-history
-    row and log line, and the deployments' and workers' versions. Four index lookups."""
+    row and log line, and the versions (count, newest update) of deployments, workers,
+    variables, blocks, alerts, alert deliveries and artifacts. One aggregate each."""
     states = conn.execute(select(func.max(RunState.id))).scalar() or 0
     log_id = conn.execute(select(func.max(LogLine.id))).scalar() or 0
     deployments, updated = conn.execute(
         select(func.count(), func.max(Deployment.updated))).one()
     workers, stopped = conn.execute(
         select(func.count(), func.count(Worker.stopped))).one()
+    versions = tuple(
+        (int(count or 0), str(newest)) for count, newest in (
+            conn.execute(select(func.count(), func.max(table.updated))).one()
+            for table in (Variable, BlockDocument, Alert, AlertDelivery, Artifact)))
     return (int(states), int(log_id), int(deployments or 0), str(updated), int(workers or 0),
-            int(stopped or 0))
+            int(stopped or 0), versions)
 
 
 def deployment_last_runs(conn: Connection, deployment_ids: Sequence[str],

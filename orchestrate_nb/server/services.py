@@ -69,6 +69,7 @@ MAX_LIMIT = 500
 DEFAULT_LOG_LIMIT = 500
 MAX_LOG_LIMIT = 5000
 ARTIFACT_LIMIT = 200  # a run page shows its newest 200 artifacts
+DELIVERY_LIMIT = 5  # GET alerts shows each alert's newest 5 deliveries
 TASK_RUN_LIMIT = 5000  # a run page lists at most this many task runs (and its graph folds them)
 DOWN_SECONDS = 2.0  # after the store failed, answer 503 at once for this long
 COPIES_FOLDER = "orchestrate-runs"  # read-only copies of executed notebooks, in the root
@@ -586,6 +587,48 @@ class OrchestrateService:
                              "alive": w.alive, "started": iso(w.started),
                              "last_heartbeat": iso(w.heartbeat), "stopped": iso(w.stopped),
                              "runs": list(w.runs)} for w in found]}
+
+    # -- variables, blocks, alerts (read-only) -------------------------------------------
+    def list_variables(self) -> dict[str, Any]:
+        """Every variable: name, JSON value, tags, when set."""
+        from orchestrate_nb.store.variables import list_variables
+
+        found = self.guarded(lambda: list_variables(self.database()))
+        return {"variables": [{**v.to_json(), **_times(v)} for v in found]}
+
+    def list_blocks(self) -> dict[str, Any]:
+        """Every saved block: its type, name and fields, secret fields as the mask (never a
+        value, never the encrypted token)."""
+        from orchestrate_nb.store.blocks import list_blocks
+
+        found = self.guarded(lambda: list_blocks(self.database()))
+        return {"blocks": [{**b.to_json(), **_times(b)} for b in found]}
+
+    def list_alerts(self) -> dict[str, Any]:
+        """Every alert with its newest deliveries (state, when, run, target, error line)."""
+        from orchestrate_nb.store.alerts import list_alerts, list_deliveries
+
+        def load() -> list[dict[str, Any]]:
+            database = self.database()
+            return [{**alert.to_json(), **_times(alert),
+                     "deliveries": [_delivery(d) for d in list_deliveries(
+                         database, alert_id=alert.id, limit=DELIVERY_LIMIT)]}
+                    for alert in list_alerts(database)]
+
+        return {"alerts": self.guarded(load)}
+
+
+def _times(record: Any) -> dict[str, Any]:
+    return {"created": iso(record.created), "updated": iso(record.updated)}
+
+
+def _delivery(d: Any) -> dict[str, Any]:
+    """A delivery for the API: its state and error line, not the message it carried."""
+    return {"id": d.id, "event": d.event, "target": d.target, "flow_run_id": d.flow_run_id,
+            "status": d.status, "attempts": d.attempts, "subject": d.subject_text,
+            "error": one_line(d.last_error) if d.last_error else None,
+            "next_attempt": iso(d.next_attempt), "created": iso(d.created),
+            "updated": iso(d.updated)}
 
 
 def _server_settings(settings: Settings) -> Settings:

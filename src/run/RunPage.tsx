@@ -1,6 +1,7 @@
 // A run's page in the main area: header (state, timing, actions), its graph (the inline
 // widget's view), the state timeline, parameters, task runs and the followed logs.
 import { JupyterFrontEnd } from '@jupyterlab/application';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Dialog, Notification, showDialog } from '@jupyterlab/apputils';
 import React, { useEffect, useState } from 'react';
 
@@ -9,6 +10,7 @@ import { ApprovalCard } from '../approvals/ApprovalCard';
 import { LiveChanges, useChanges } from '../live';
 import { formatSeconds, fullTime, isFinal, runSeconds, shortTime } from '../runs/format';
 import { StateChip } from '../runs/RunsTab';
+import { Artifacts } from './Artifacts';
 import { OPEN_RUN } from './commands';
 import { LogView } from './LogView';
 import { RunGraph } from './RunGraph';
@@ -33,6 +35,7 @@ export interface IRunPageProps {
   live: LiveChanges;
   runId: string;
   onLoaded?: (detail: RunDetail) => void;
+  rendermime?: IRenderMimeRegistry | null;
 }
 
 function Fact(props: { label: string; children: React.ReactNode; title?: string; testId?: string }): JSX.Element {
@@ -368,6 +371,12 @@ export function RunPage(props: IRunPageProps): JSX.Element {
           </section>
         </div>
       </div>
+      {(detail.artifacts?.length ?? 0) > 0 && (
+        <section className="onb-run__section">
+          <h2>Artifacts</h2>
+          <Artifacts artifacts={detail.artifacts ?? []} rendermime={props.rendermime ?? null} />
+        </section>
+      )}
       <section className="onb-run__section">
         <h2>Logs</h2>
         <LogView api={api} runId={run.id} tick={tick} runFinal={final} />

@@ -2,6 +2,7 @@
 // (or brings forward) a run's page; pages are tracked and come back after a reload.
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import React from 'react';
 
@@ -18,14 +19,15 @@ export class RunPageWidget extends ReactWidget {
     private readonly app: JupyterFrontEnd,
     private readonly api: ApiClient,
     private readonly live: LiveChanges,
-    private readonly onLoaded: (detail: RunDetail) => void
+    private readonly onLoaded: (detail: RunDetail) => void,
+    private readonly rendermime: IRenderMimeRegistry | null = null
   ) {
     super();
     this.addClass('onb-run-widget');
   }
 
   protected render(): JSX.Element {
-    return <RunPage app={this.app} api={this.api} live={this.live} runId={this.runId} onLoaded={this.onLoaded} />;
+    return <RunPage app={this.app} api={this.api} live={this.live} runId={this.runId} onLoaded={this.onLoaded} rendermime={this.rendermime} />;
   }
 }
 
@@ -34,8 +36,13 @@ export const runPagePlugin: JupyterFrontEndPlugin<void> = {
   description: "A flow run's page: graph, states, task runs, logs, actions.",
   autoStart: true,
   requires: [IOrchestrate],
-  optional: [ILayoutRestorer],
-  activate: (app: JupyterFrontEnd, orchestrate: IOrchestrate, restorer: ILayoutRestorer | null) => {
+  optional: [ILayoutRestorer, IRenderMimeRegistry],
+  activate: (
+    app: JupyterFrontEnd,
+    orchestrate: IOrchestrate,
+    restorer: ILayoutRestorer | null,
+    rendermime: IRenderMimeRegistry | null
+  ) => {
     const tracker = new WidgetTracker<MainAreaWidget<RunPageWidget>>({ namespace: 'orchestrate-run' });
     app.commands.addCommand(OPEN_RUN, {
       label: args => (args.id ? `Open Flow Run ${String(args.id).slice(0, 8)}` : 'Open Flow Run'),
@@ -56,7 +63,7 @@ export const runPagePlugin: JupyterFrontEndPlugin<void> = {
             main.title.label = `${detail.run.flow_name} · ${detail.run.name}`;
             main.title.caption = `Flow run ${detail.run.name} of ${detail.run.flow_name} (${detail.run.state_name})`;
           }
-        });
+        }, rendermime);
         main = new MainAreaWidget({ content });
         main.id = `orchestrate-run-${id}`;
         main.title.label = `Run ${id.slice(0, 8)}`;

@@ -22,7 +22,8 @@ CALLS = [
     ("GET", "deployments/x"), ("DELETE", "deployments/x"), ("POST", "deployments/x/run"),
     ("POST", "deployments/x/pause"), ("POST", "deployments/x/resume"),
     ("POST", "schedule/preview"), ("GET", "notebooks/parameters"), ("GET", "workers"),
-    ("GET", "status"), ("GET", "changes"), ("GET", "meta"),
+    ("GET", "status"), ("GET", "changes"), ("GET", "meta"), ("GET", "variables"),
+    ("GET", "blocks"), ("GET", "alerts"),
 ]
 
 

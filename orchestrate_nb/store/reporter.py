@@ -153,6 +153,14 @@ class StoreReporter:
 
     # -- the writer thread -------------------------------------------------------------
     def _run(self) -> None:
+        # The store's modules are imported here, beside the flow, to keep them off its start
+        # (SQLAlchemy takes ~170 ms). Import the package itself first: a thread whose first
+        # import is a submodule (``sqlalchemy.engine``) holds that submodule's lock while it
+        # waits for the package, and if the flow's thread is importing the package at that
+        # moment (an artifact, a user's ``import sqlalchemy`` in a task), Python breaks the
+        # deadlock by handing one of them a half-initialised module (ImportError).
+        import sqlalchemy  # noqa: F401
+
         if self._open_now:  # crash recovery runs when the reporter is created
             try:
                 self._open_writer()

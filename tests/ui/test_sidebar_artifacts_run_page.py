@@ -17,10 +17,6 @@ pytestmark = pytest.mark.ui
 
 FLOW = """
 import sys, time
-# Imported before the flow starts: the first artifact call importing SQLAlchemy while the
-# store's writer thread imports it too can fail with a partially initialised
-# sqlalchemy.engine (reported to the lead; not this test's subject).
-import sqlalchemy.engine
 from pathlib import Path
 from orchestrate_nb import flow
 from orchestrate_nb.artifacts import (create_link_artifact, create_markdown_artifact,

@@ -30,7 +30,7 @@ def test_the_orchestrate_sidebar_opens_and_shows_its_tabs(lab: Any, page: Any,
     sidebar = open_sidebar(page)
 
     tabs = sidebar.locator('[role="tab"]')
-    assert tabs.all_inner_texts() == ["Runs", "Deployments", "Approvals"]
+    assert tabs.all_inner_texts() == ["Runs", "Deployments", "Approvals", "Alerts"]
     assert sidebar.locator('[role="tab"][aria-selected="true"]').inner_text() == "Runs"
     sidebar.locator('[data-testid="onb-runs-empty"], [data-testid="onb-runs-list"]').wait_for()
 

@@ -107,10 +107,14 @@ def upgrade() -> None:
                     AND t IS NOT NULL""")
     for statement in POSTGRES_TAGS:
         op.execute(statement)
-    if _create_trgm(bind):
+    trgm_schema = _trgm_schema(bind)
+    if trgm_schema is not None:
+        # The operator class is named with the extension's schema: the store's own schema
+        # (search_path) need not be the one the extension was created in.
         # fastupdate off: a GIN pending list (bulk-written runs) is scanned by every search
+        opclass = bind.dialect.identifier_preparer.quote_schema(trgm_schema) + ".gin_trgm_ops"
         op.execute("CREATE INDEX ix_flow_runs_name_trgm ON flow_runs "
-                   "USING gin (name gin_trgm_ops) WITH (fastupdate = off)")
+                   f"USING gin (name {opclass}) WITH (fastupdate = off)")
     op.execute("ANALYZE flow_run_tags")
 
 
@@ -128,21 +132,28 @@ def _create_fts(bind: sa.Connection) -> bool:
     return True
 
 
-def _create_trgm(bind: sa.Connection) -> bool:
-    """Whether pg_trgm is there, or could be created here (a savepoint keeps a refusal
-    from spoiling the migration's transaction)."""
-    present = bind.execute(sa.text(
-        "SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")).first()
-    if present is not None:
-        return True
-    savepoint = bind.begin_nested()
-    try:
-        bind.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
-    except DBAPIError:
-        savepoint.rollback()
-        return False
-    savepoint.commit()
-    return True
+def _trgm_schema(bind: sa.Connection) -> str | None:
+    """The schema pg_trgm lives in: where it already is, else created in ``public`` (so it
+    outlives any one store's schema), else in the current one; None if it cannot be created
+    here (a savepoint keeps a refusal from spoiling the migration's transaction)."""
+    for statement in ("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public",
+                      "CREATE EXTENSION IF NOT EXISTS pg_trgm"):
+        schema = bind.execute(sa.text(
+            "SELECT n.nspname FROM pg_extension AS e JOIN pg_namespace AS n "
+            "ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'")).scalar()
+        if schema is not None:
+            return str(schema)
+        savepoint = bind.begin_nested()
+        try:
+            bind.execute(sa.text(statement))
+        except DBAPIError:
+            savepoint.rollback()
+            continue
+        savepoint.commit()
+    schema = bind.execute(sa.text(
+        "SELECT n.nspname FROM pg_extension AS e JOIN pg_namespace AS n "
+        "ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'")).scalar()
+    return None if schema is None else str(schema)
 
 
 def downgrade() -> None:

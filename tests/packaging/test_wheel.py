@@ -77,7 +77,7 @@ def _sidebar_loads(lab: Any, page: Any, screenshot: Path) -> None:
     sidebar = page.locator('[data-testid="onb-sidebar"]')
     sidebar.locator('[data-testid="onb-runs-empty"], [data-testid="onb-runs-list"]').wait_for()
     assert sidebar.locator('[role="tab"]').all_inner_texts() == [
-        "Runs", "Deployments", "Approvals"]
+        "Runs", "Deployments", "Approvals", "Alerts"]
     page.screenshot(path=str(screenshot))
     assert not page.console.problems
     page.goto("about:blank")  # before the server stops: no request left to fail

@@ -20,6 +20,10 @@ WIDGET_ENV = "ORCHESTRATE_NB_WIDGET"  # "0": no run-graph widget (%flow shows a 
 TASKS_REFRESH_CACHE_ENV = "ORCHESTRATE_NB_TASKS_REFRESH_CACHE"
 FLUSH_WAIT_ENV = "ORCHESTRATE_NB_FLUSH_WAIT"  # seconds a returning flow waits on a stalled store
 DEFAULT_FLUSH_WAIT = 5.0
+# "process" (the default): the run store is written by a writer process beside the flow's;
+# "thread": by a thread of the flow's own process (less memory, slower flows of many tasks)
+STORE_WRITER_ENV = "ORCHESTRATE_NB_STORE_WRITER"
+STORE_WRITERS = ("process", "thread")
 _URL_PASSWORD = re.compile(r"(://[^:/@?#]*:)[^@/?#]*@")
 
 
@@ -33,6 +37,7 @@ class Settings:
     widget_enabled: bool = True
     results_key: str | None = None  # None: ORCHESTRATE_NB_HOME/results.key
     flush_wait: float = DEFAULT_FLUSH_WAIT
+    store_writer: str = "process"
 
     @property
     def is_sqlite(self) -> bool:
@@ -52,7 +57,7 @@ def load_settings() -> Settings:
     level = os.environ.get(LOGGING_LEVEL_ENV, "INFO").upper()
     widget = os.environ.get(WIDGET_ENV, "1").strip().lower() not in ("0", "false", "no")
     return Settings(home, database_url, results_url, store_enabled, level, widget,
-                    os.environ.get(RESULTS_KEY_ENV) or None, _flush_wait())
+                    os.environ.get(RESULTS_KEY_ENV) or None, _flush_wait(), _store_writer())
 
 
 def _flush_wait() -> float:
@@ -60,6 +65,11 @@ def _flush_wait() -> float:
         return max(0.0, float(os.environ.get(FLUSH_WAIT_ENV) or DEFAULT_FLUSH_WAIT))
     except ValueError:  # a typo must not stop flows: the default is the safe choice
         return DEFAULT_FLUSH_WAIT
+
+
+def _store_writer() -> str:
+    value = (os.environ.get(STORE_WRITER_ENV) or "process").strip().lower()
+    return value if value in STORE_WRITERS else "process"  # a typo must not stop flows
 
 
 def mask_url(url: str) -> str:

@@ -8,11 +8,11 @@ whose outcome the flow never looked at (``result()``/``state``) fails the flow.
 from __future__ import annotations
 
 import logging
-import uuid
 from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 
 from orchestrate_nb.core.events import FlowRunCreated, StateChanged
+from orchestrate_nb.core.ids import time_ordered_id
 from orchestrate_nb.core.states import (
     AwaitingRetry,
     Cancelled,
@@ -65,7 +65,7 @@ class FlowRunEngine:
         state = Pending()
         parent_id = parent.flow_run.id if parent is not None else None
         adopted = adopted_flow_run_ctx.get() if parent is None else None
-        self.flow_run = FlowRun(adopted or str(uuid.uuid4()), "", flow.name, parameters,
+        self.flow_run = FlowRun(adopted or time_ordered_id(), "", flow.name, parameters,
                                 tag_tuple, parent_id, state)
         name = self.flow_run.name = (generate_flow_run_name() if flow.flow_run_name is None
                                      else self._run_name())

@@ -10,6 +10,7 @@ from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 
 from orchestrate_nb.core.events import DependencyEdge, StateChanged, TaskRunCreated
+from orchestrate_nb.core.ids import time_ordered_id
 from orchestrate_nb.core.options import call_args
 from orchestrate_nb.core.retries import retry_delay
 from orchestrate_nb.core.states import (
@@ -99,7 +100,7 @@ class TaskRunEngine:
         tags = task.tags | tags_ctx.get()
         tag_tuple = tuple(sorted(tags)) if tags else ()
         state = Pending()
-        self.task_run = TaskRun(str(uuid.uuid4()), "", task.name, task.task_key,
+        self.task_run = TaskRun(time_ordered_id(), "", task.name, task.task_key,
                                 flow_run_id, tag_tuple, map_index, parameters, state)
         tr = self.task_run
         tr.name = self._run_name()

@@ -22,7 +22,8 @@ batch is written in few driver calls, each doing much with the GIL released.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -36,14 +37,22 @@ SQLITE_MAX_VARIABLES = 999  # SQLite before 3.32 allows no more bound values per
 
 def _copy(conn: Connection, sql: str, values: Sequence[Sequence[Any]]) -> None:
     """psycopg's COPY, its errors raised as SQLAlchemy's (what ``failures.py`` classifies)."""
+    with _driver_cursor(conn, sql) as cursor, cursor.copy(sql) as copy:
+        write_row = copy.write_row
+        for row in values:
+            write_row(row)
+
+
+@contextmanager
+def _driver_cursor(conn: Connection, sql: str) -> Iterator[Any]:
+    """The driver's own cursor (SQLAlchemy's execution costs ~25 µs a statement, which a
+    batch of many small statements feels), its errors raised as SQLAlchemy would raise them
+    (what ``failures.py`` classifies); bound parameters never in them."""
     dbapi_connection = conn.connection.dbapi_connection
     assert dbapi_connection is not None
     cursor = dbapi_connection.cursor()
     try:
-        with cursor.copy(sql) as copy:
-            write_row = copy.write_row
-            for row in values:
-                write_row(row)
+        yield cursor
     except conn.dialect.loaded_dbapi.Error as exc:
         invalidated = conn.dialect.is_disconnect(exc, dbapi_connection, cursor)
         if invalidated:
@@ -193,12 +202,13 @@ def _execute_in_chunks(conn: Connection, sizes: Sequence[int], sql: dict[int, st
     """One statement of ``sql[size]`` for each chunk of ``rows``: as many of the largest size
     as fit, then at most one of each smaller size."""
     start, left = 0, len(rows)
-    for size in sizes:
-        while left >= size:
-            part = rows[start:start + size]
-            conn.exec_driver_sql(sql[size], tuple(chain.from_iterable(part)))
-            start += size
-            left -= size
+    with _driver_cursor(conn, sql[sizes[0]]) as cursor:
+        for size in sizes:
+            while left >= size:
+                part = rows[start:start + size]
+                cursor.execute(sql[size], tuple(chain.from_iterable(part)))
+                start += size
+                left -= size
 
 
 def may_create_temporary_tables(conn: Connection) -> bool:

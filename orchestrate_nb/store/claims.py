@@ -14,7 +14,6 @@ late write of an executor never overwrites a cancellation or a crash.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.orm import aliased
 
+from orchestrate_nb.core.ids import time_ordered_id
 from orchestrate_nb.processes import ProcessIdentity
 from orchestrate_nb.store.orm import Deployment, FlowRun, RunState
 
@@ -149,7 +149,7 @@ def schedule_retries(conn: Connection, now: dt.datetime) -> list[str]:
 
 def _insert_retry(conn: Connection, crashed: Any, due: dt.datetime,
                   now: dt.datetime) -> str:
-    run_id = str(uuid.uuid4())
+    run_id = time_ordered_id()
     message = f"retry {crashed.attempt + 1} of crashed run {crashed.id}"
     conn.execute(insert(FlowRun).values(
         id=run_id, flow_id=crashed.flow_id, name=crashed.name, parameters=crashed.parameters,

@@ -28,18 +28,16 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from orchestrate_nb.core.events import LogEmitted, RunEvent, StateChanged
-from orchestrate_nb.errors import StoreError
+from orchestrate_nb.processes import current_process
 from orchestrate_nb.secret_masking import has_secrets, mask_secrets
 from orchestrate_nb.settings import Settings
+from orchestrate_nb.store.remote import ProcessSink
 
 if TYPE_CHECKING:  # the store's modules import SQLAlchemy: loaded on the writer thread only
-    from orchestrate_nb.store.database import Database
-    from orchestrate_nb.store.failures import StoreStatus
-    from orchestrate_nb.store.writer import BatchWriter
+    from orchestrate_nb.store.sink import LocalSink
 
 log = logging.getLogger("orchestrate_nb.store")
-_FINAL_FLOW_STATES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
-REOPEN_INTERVAL = 10.0  # seconds between attempts to open a store that could not be opened
+SEND_AT = 64  # events an emitting thread hands over to a writer process at a time
 
 
 class _FlushMarker:
@@ -50,21 +48,30 @@ class _FlushMarker:
 
 
 class StoreReporter:
-    """Records RunEvents in the run store without slowing the runs that emit them."""
+    """Records RunEvents in the run store without slowing the runs that emit them.
+
+    ``writer="process"`` (``settings.store_writer``, the default) writes through a writer
+    process; ``"thread"`` on this process's writer thread (a forked child always does: it
+    has the parent's modules loaded, and is often short-lived).
+    """
 
     def __init__(self, settings: Settings, *, batch_size: int = 2_000,
                  poll_interval: float = 0.2, heartbeat_interval: float = 5.0,
-                 retry_window: float = 120.0, max_backlog: int = 4_000) -> None:
+                 retry_window: float = 120.0, max_backlog: int = 4_000,
+                 writer: str | None = None) -> None:
         self.settings = settings
         self.batch_size = batch_size
         self.max_backlog = max(max_backlog, batch_size)
         self.poll_interval = poll_interval
         self.heartbeat_interval = heartbeat_interval
         self.retry_window = retry_window
-        self._writer: BatchWriter | None = None  # created on the writer thread
-        self._status: StoreStatus | None = None  # created on the writer thread
-        self._open_failure: BaseException | None = None
-        self._next_open = 0.0
+        self.writer = writer or settings.store_writer
+        self._local: LocalSink | None = None  # created on the writer thread
+        self._remote: ProcessSink | None = None
+        self._remote_lost = 0
+        self._markers: deque[tuple[int, _FlushMarker]] = deque()  # waiting for an ack
+        self._marker_lock = threading.Lock()
+        self._send_lock = threading.Lock()  # one thread at a time hands batches over
         self._progress_at = time.monotonic()  # when a batch was last written (or given up)
         self._room = threading.Event()  # set by the writer whenever it has taken a batch
         self._stalled_at: float | None = None  # the _progress_at backpressure gave up at
@@ -75,6 +82,10 @@ class StoreReporter:
     def _start(self, open_now: bool) -> None:
         self._open_now = open_now
         self._queue: deque[Any] = deque()
+        # The writer process should start on a batch as soon as there is a fair one: it
+        # works beside the flow, so what it has not been given yet is the final flush.
+        self._wake_at = self.batch_size if self.writer != "process" else min(self.batch_size,
+                                                                               SEND_AT)
         self._wake = threading.Event()
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="orchestrate_nb-store-writer",
@@ -85,7 +96,28 @@ class StoreReporter:
     def emit(self, event: RunEvent) -> None:
         queue = self._queue
         queue.append(event)  # atomic and lock-free: the writer thread pops from the other end
-        if len(queue) >= self.batch_size:
+        if len(queue) >= self._wake_at:
+            if self._remote is not None:
+                self._send_now(queue)
+            else:
+                self._wait_for_room(queue)
+
+    def _send_now(self, queue: deque[Any]) -> None:
+        """Hand the queue to the writer process from the emitting thread itself: waking the
+        writer thread would cost up to a switch interval (5 ms) of the GIL each time, which
+        is what the writer process has left to write when the flow returns. Nothing here
+        blocks: a full pipe, or another thread sending, leaves the work to the writer thread."""
+        remote = self._remote
+        if remote is None or remote.dead or remote.outbox or threading.current_thread() is \
+                self._thread or not self._send_lock.acquire(blocking=False):
+            self._wait_for_room(queue)
+            return
+        try:
+            if self._remote is remote:
+                self._send_batches(remote, wait=False)
+        finally:
+            self._send_lock.release()
+        if remote.outbox:
             self._wait_for_room(queue)
 
     def _wait_for_room(self, queue: deque[Any]) -> None:
@@ -137,35 +169,34 @@ class StoreReporter:
         self.flush(timeout)
         self._closing = True
         self._wake.set()
+        wait = self.settings.flush_wait if timeout is None else timeout
         # A store that is stuck must not hold the interpreter's exit: what the writer has not
-        # written by then is lost with its daemon thread.
-        self._thread.join(self.settings.flush_wait if timeout is None else timeout)
+        # written by then is lost with its daemon thread (a writer process goes on with it).
+        self._thread.join(wait)
         atexit.unregister(self._at_exit)
         if self._queue and not self._thread.is_alive():
             self._drain()  # events emitted while closing
-        if self._writer is not None and not self._thread.is_alive():
-            self._writer.database.dispose()
+        if not self._thread.is_alive():
+            if self._remote is not None:
+                self._remote.close(wait)
+            if self._local is not None:
+                self._local.dispose()
 
     @property
     def lost_events(self) -> int:
         """Events that could not be recorded (said on ``orchestrate_nb.store``)."""
-        return self._status.lost if self._status is not None else 0
+        return self._remote_lost + (self._local.lost if self._local is not None else 0)
+
+    @property
+    def writer_pid(self) -> int | None:
+        """The writer process's pid (None: this process writes, or has not started one)."""
+        remote = self._remote
+        return remote.pid if remote is not None and not remote.dead else None
 
     # -- the writer thread -------------------------------------------------------------
     def _run(self) -> None:
-        # The store's modules are imported here, beside the flow, to keep them off its start
-        # (SQLAlchemy takes ~170 ms). Import the package itself first: a thread whose first
-        # import is a submodule (``sqlalchemy.engine``) holds that submodule's lock while it
-        # waits for the package, and if the flow's thread is importing the package at that
-        # moment (an artifact, a user's ``import sqlalchemy`` in a task), Python breaks the
-        # deadlock by handing one of them a half-initialised module (ImportError).
-        import sqlalchemy  # noqa: F401
-
-        if self._open_now:  # crash recovery runs when the reporter is created
-            try:
-                self._open_writer()
-            except Exception:  # a bug, not an unreachable store (that is said in one line)
-                log.exception("run store writer failed to start; retrying on the next batch")
+        if self._open_now or self.writer == "process":
+            self._open_sink()
         next_heartbeat = time.monotonic() + self.heartbeat_interval
         while True:
             self._wake.wait(self.poll_interval)
@@ -174,40 +205,108 @@ class StoreReporter:
                 self._drain()
                 if time.monotonic() >= next_heartbeat:
                     next_heartbeat = time.monotonic() + self.heartbeat_interval
-                    self._heartbeat()
+                    if self._local is not None and self._remote is None:
+                        self._local.heartbeat()  # (a writer process heartbeats on its own)
             except Exception:  # the writer must outlive any bug: flushes depend on it
                 log.exception("run store writer failed; continuing")
             if self._closing and not self._queue:
                 return
 
+    def _open_sink(self) -> None:
+        """Start the writer process, or open the database here (crash recovery included when
+        the reporter is created, not after a fork)."""
+        if self.writer == "process":
+            remote = ProcessSink(self._acknowledged, self._wake.set)
+            try:
+                remote.start(self.settings, current_process(), self._open_now,
+                             self.retry_window, self.heartbeat_interval)
+            except OSError as exc:
+                log.warning("run store writer process could not start (%s); writing from this "
+                            "process", exc)
+            else:
+                self._remote = remote
+                return
+        self._open_local(self._open_now)
+
+    def _open_local(self, recover: bool) -> LocalSink:
+        # The store's modules are imported here, beside the flow, to keep them off its start
+        # (SQLAlchemy takes ~170 ms). Import the package itself first: a thread whose first
+        # import is a submodule (``sqlalchemy.engine``) holds that submodule's lock while it
+        # waits for the package, and if the flow's thread is importing the package at that
+        # moment (an artifact, a user's ``import sqlalchemy`` in a task), Python breaks the
+        # deadlock by handing one of them a half-initialised module (ImportError).
+        import sqlalchemy  # noqa: F401
+
+        from orchestrate_nb.store.sink import LocalSink
+
+        self._local = LocalSink(self.settings, current_process(), self.retry_window)
+        try:
+            self._local.open(recover)
+        except Exception:  # a bug, not an unreachable store (that is said in one line)
+            log.exception("run store writer failed to start; retrying on the next batch")
+        return self._local
+
     def _drain(self) -> None:
+        remote = self._remote
+        if remote is not None:
+            with self._send_lock:
+                remote.send_outbox()
+                self._send_batches(remote, wait=True)
+                if remote.dead:
+                    self._fall_back()
+            if self._remote is not None:
+                return
         while self._queue:
             events, markers = self._take_batch()
             self._room.set()  # the emitters waiting on a full queue may go on
             if events:
                 self._write(events)
-                self._hand_over_finished_runs(events)
             self._progress_at = time.monotonic()
             for marker in markers:
                 marker.done.set()
 
-    def _hand_over_finished_runs(self, events: list[RunEvent]) -> None:
-        """Flow runs that reached a final state go to the ``run_finished`` port (alerts),
-        once their state is committed; never blocking nor failing this thread."""
-        finished = [e.run_id for e in events if type(e) is StateChanged and e.kind == "flow"
-                    and e.state_type in _FINAL_FLOW_STATES]
-        if self._writer is not None:
-            self._hand_over(finished)
+    def _send_batches(self, remote: ProcessSink, wait: bool) -> None:
+        """To the writer process (holding ``_send_lock``); without ``wait``, until the pipe
+        is full. A flush marker is done when the batches before it are acknowledged."""
+        while self._queue:
+            events, markers = self._take_batch()
+            self._room.set()
+            if events:
+                if has_secrets():  # a secret loaded in this process never reaches the store
+                    events = [_masked(event) for event in events]
+                remote.write(events, wait)
+            if markers:
+                with self._marker_lock:
+                    self._markers.extend((remote.sent, marker) for marker in markers)
+                    self._release_markers(remote.acked)
+            if remote.outbox and not wait:
+                return
 
-    def _hand_over(self, finished: list[str]) -> None:
-        if not finished:
+    def _acknowledged(self, seq: int, lost: int) -> None:
+        """On the acknowledgement reader's thread: batches up to ``seq`` are committed."""
+        self._remote_lost = lost
+        self._progress_at = time.monotonic()
+        with self._marker_lock:
+            self._release_markers(seq)
+
+    def _release_markers(self, acked: int) -> None:
+        markers = self._markers
+        while markers and markers[0][0] <= acked:
+            markers.popleft()[1].done.set()
+
+    def _fall_back(self) -> None:
+        """The writer process has gone (holding ``_send_lock``): write here what it did not
+        acknowledge, then the rest."""
+        remote, self._remote = self._remote, None
+        if remote is None:
             return
-        try:
-            from orchestrate_nb.engine import ports
-
-            ports.load("run_finished")(self.settings, finished)
-        except Exception:
-            log.exception("handing finished runs to the alerts failed")
+        log.warning("run store writer process %s exited; writing from this process", remote.pid)
+        local = self._local or self._open_local(recover=False)
+        for events in remote.take_unacknowledged():
+            local.write(events)
+        self._progress_at = time.monotonic()
+        with self._marker_lock:
+            self._release_markers(remote.sent)
 
     def _take_batch(self) -> tuple[list[RunEvent], list[_FlushMarker]]:
         events: list[RunEvent] = []
@@ -219,81 +318,9 @@ class StoreReporter:
         return events, markers
 
     def _write(self, events: list[RunEvent]) -> None:
-        status = self._store_status()
-        if status.corrupt:  # said once; a damaged file is never written to again
-            status.lost += len(events)
-            return
-        writer = self._writer or self._open_writer()
-        if writer is None:
-            status.lose(events, self._open_failure or RuntimeError("not opened"), opening=True)
-            return
         if has_secrets():  # a secret loaded in this process never reaches the store
             events = [_masked(event) for event in events]
-        writer.write(events)
-
-    def _store_status(self) -> StoreStatus:
-        if self._status is None:
-            from orchestrate_nb.store.failures import StoreStatus
-
-            self._status = StoreStatus(self.settings.database_url)
-        return self._status
-
-    def _open_writer(self) -> BatchWriter | None:
-        """Open (and migrate) the database, recover crashed runs; None if it cannot."""
-        from orchestrate_nb.processes import current_process
-        from orchestrate_nb.store.failures import Failure, classify, reason
-        from orchestrate_nb.store.recovery import recover_crashed_runs
-        from orchestrate_nb.store.writer import BatchWriter
-
-        status = self._store_status()
-        if status.corrupt or time.monotonic() < self._next_open:
-            return None
-        try:
-            database = self._open_database_retrying()
-        except Exception as exc:
-            self._open_failure = exc
-            self._next_open = time.monotonic() + REOPEN_INTERVAL
-            status.lose((), exc, opening=True)  # says it now, while the flow still runs
-            return None
-        try:
-            recovered = recover_crashed_runs(database)
-        except Exception as exc:  # the next open tries again
-            if classify(exc) is Failure.CORRUPT:
-                database.dispose()
-                status.lose((), exc)
-                return None
-            log.warning("run store crash recovery skipped: %s", reason(exc),
-                        exc_info=classify(exc) is Failure.BAD_DATA)
-        else:
-            self._hand_over(list(recovered.flow_run_ids))  # crashed runs have alerts too
-        self._writer = BatchWriter(database, current_process(), self.retry_window, status)
-        return self._writer
-
-    def _open_database_retrying(self) -> Database:
-        """A database that is busy migrating (or restarting) is waited for, up to the window."""
-        from orchestrate_nb.store.database import open_database
-        from orchestrate_nb.store.failures import is_transient
-
-        deadline = time.monotonic() + self.retry_window
-        delay = 0.1
-        while True:
-            try:
-                return open_database(self.settings)
-            except StoreError as exc:
-                cause = exc.__cause__
-                if cause is None or not is_transient(cause) or time.monotonic() + delay > deadline:
-                    raise
-                log.debug("run store not reachable yet, retrying in %.1f s: %s", delay, cause)
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
-
-    def _heartbeat(self) -> None:
-        writer = self._writer
-        if writer is not None and writer.has_open_runs and not writer.status.corrupt:
-            try:
-                writer.heartbeat()
-            except Exception as exc:
-                log.debug("run store heartbeat failed: %s", exc)
+        (self._local or self._open_local(recover=False)).write(events)
 
     def _at_exit(self) -> None:
         self.close()
@@ -301,10 +328,15 @@ class StoreReporter:
     # -- fork ----------------------------------------------------------------------------
     def _after_fork_in_child(self) -> None:
         """The child has no writer thread and must not share the parent's connections."""
-        if self._writer is not None:
-            self._writer.database.engine.dispose(close=False)
-        self._writer = None
-        self._status, self._next_open = None, 0.0  # the child counts and says its own
+        if self._local is not None and self._local.writer is not None:
+            self._local.writer.database.engine.dispose(close=False)
+        if self._remote is not None:
+            self._remote.forget_after_fork()
+        self._local = self._remote = None
+        self._remote_lost = 0
+        self._markers = deque()
+        self._marker_lock, self._send_lock = threading.Lock(), threading.Lock()
+        self.writer = "thread"
         # A fresh queue (the parent's pending events are the parent's to write); the database
         # is opened only if the child records something.
         self._start(open_now=False)

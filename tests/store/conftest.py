@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -15,9 +16,10 @@ def settings(database_url: str) -> Settings:
     return load_settings()
 
 
-@pytest.fixture
-def reporter(settings: Settings) -> Iterator[StoreReporter]:
-    reporter = create_store_reporter(settings)
+@pytest.fixture(params=["process", "thread"])
+def reporter(settings: Settings, request: pytest.FixtureRequest) -> Iterator[StoreReporter]:
+    """The store's reporter with each writer: a writer process (the default) and a thread."""
+    reporter = create_store_reporter(dataclasses.replace(settings, store_writer=request.param))
     yield reporter
     reporter.close()
 

@@ -4,14 +4,18 @@
 
 Every figure is a median over fresh processes, each in its own temporary ORCHESTRATE_NB_HOME
 (PostgreSQL: its own schema of ORCHESTRATE_NB_TEST_POSTGRES_URL, or n/a without it), beside
-the same workload with the store off (ORCHESTRATE_NB_STORE=0) measured in the same run:
+the same workload with the store off (ORCHESTRATE_NB_STORE=0) measured in the same run, and
+with each writer (ORCHESTRATE_NB_STORE_WRITER): the writer process (the default) and the
+flow process's own writer thread:
 
-- peak RSS of a process running ``--mapped-n`` mapped tasks, store on minus store off;
+- peak RSS of a process running ``--mapped-n`` mapped tasks, store on minus store off; with
+  a writer process, the flow process's peak plus the writer process's own (VmHWM), so the
+  store's whole cost is counted;
 - the final flush: from the end of the flow's body to the flow call's return;
 - per-task overhead of ``--seq-n`` sequential tasks (flow time minus a plain loop, per task),
   store on against off, with every task run checked to be in the database at return; beside
-  it the same in CPU time (all of the process's threads: the engine's and the writer's),
-  which a machine shared with other work disturbs far less than the wall-clock figure.
+  it the same in CPU time, of the flow's process and of its writer process together, which a
+  machine shared with other work disturbs far less than the wall-clock figure.
 """
 
 from __future__ import annotations
@@ -76,19 +80,47 @@ def recorded():
     database.dispose()
     return count
 
+def writer_pid():
+    from orchestrate_nb.engine.reporting import store_reporter
+    reporter = store_reporter() if SETTINGS_ON else None
+    return getattr(reporter, "writer_pid", None)
+
+def writer_cpu(pid):
+    """CPU seconds of the writer process so far (utime + stime)."""
+    if pid is None:
+        return 0.0
+    import os
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+def writer_peak_kb(pid):
+    if pid is None:
+        return 0
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+from orchestrate_nb.settings import load_settings
+SETTINGS_ON = load_settings().store_enabled
 flow_fn = mapped if MODE == "mapped" else sequential
 flow_fn(1)  # warm-up: imports, the store opened and migrated
+pid = writer_pid()
 baseline, baseline_cpu = time.perf_counter(), time.process_time()
 if MODE == "sequential":
     plain(N)
 baseline, baseline_cpu = time.perf_counter() - baseline, time.process_time() - baseline_cpu
-started, cpu = time.perf_counter(), time.process_time()
+started, cpu, wcpu = time.perf_counter(), time.process_time(), writer_cpu(pid)
 assert flow_fn(N) == sum(range(1, N + 1))
 returned, cpu = time.perf_counter(), time.process_time() - cpu
+wcpu = writer_cpu(pid) - wcpu
 print(json.dumps({
     "flow_s": returned - started, "tail_s": returned - marks["body_end"], "baseline_s": baseline,
-    "flow_cpu_s": cpu, "baseline_cpu_s": baseline_cpu,
-    "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    "flow_cpu_s": cpu + wcpu, "writer_cpu_s": wcpu, "baseline_cpu_s": baseline_cpu,
+    "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + writer_peak_kb(pid),
+    "writer_maxrss_kb": writer_peak_kb(pid),
     "recorded": recorded(), "expected": N + 1,
 }))
 """
@@ -125,17 +157,25 @@ def store_off(home: Path) -> Iterator[dict[str, str]]:
 
 
 STORES = {"off": store_off, "sqlite": sqlite_store, "postgresql": postgres_store}
+# What is measured: the store off, then each backend with each writer.
+CONFIGS = {"off": ("off", None),
+           "sqlite": ("sqlite", "process"), "sqlite, writer thread": ("sqlite", "thread"),
+           "postgresql": ("postgresql", "process"),
+           "postgresql, writer thread": ("postgresql", "thread")}
 
 
-def run_child(store: str, mode: str, n: int) -> dict[str, Any]:
+def run_child(config: str, mode: str, n: int) -> dict[str, Any]:
+    store, writer = CONFIGS[config]
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp, STORES[store](Path(tmp)) as env:
         child_env = {k: v for k, v in os.environ.items() if k != "ORCHESTRATE_NB_DATABASE_URL"}
         child_env |= {"ORCHESTRATE_NB_HOME": tmp, "ORCHESTRATE_NB_LOGGING_LEVEL": "WARNING", **env}
+        if writer is not None:
+            child_env["ORCHESTRATE_NB_STORE_WRITER"] = writer
         # Run from the temp folder: a checkout on sys.path would shadow PYTHONPATH's code.
         result = subprocess.run([sys.executable, "-c", CHILD, mode, str(n)], capture_output=True,
                                 text=True, env=child_env, cwd=tmp, timeout=1800)
     if result.returncode != 0:
-        raise RuntimeError(f"{store} {mode} child failed:\n{result.stderr[-3000:]}")
+        raise RuntimeError(f"{config} {mode} child failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.splitlines()[-1])
 
 
@@ -168,7 +208,7 @@ def mapped_rows(results: dict[str, list[dict[str, Any]]], n: int) -> list[list[s
     off_rss = median(results["off"], "maxrss_kb") or 0
     rows = [[f"{n:,} mapped, store off", fmt(off_rss / 1024), "", "",
              fmt(median(results["off"], "tail_s"), 3), ""]]
-    for store in ("sqlite", "postgresql"):
+    for store in list(CONFIGS)[1:]:
         rss = median(results[store], "maxrss_kb")
         over = None if rss is None else (rss - off_rss) / 1024
         rows.append([f"{n:,} mapped, {store}", fmt(None if rss is None else rss / 1024),
@@ -185,7 +225,7 @@ def sequential_rows(results: dict[str, list[dict[str, Any]]], n: int) -> list[li
 
     off, off_cpu = per_task_us("off"), per_task_us("off", "_cpu")
     rows = [[f"{n:,} sequential, store off", fmt(off), "", "", fmt(off_cpu), "", ""]]
-    for store in ("sqlite", "postgresql"):
+    for store in list(CONFIGS)[1:]:
         on, on_cpu = per_task_us(store), per_task_us(store, "_cpu")
         ratio = None if on is None or not off else on / off
         cpu_ratio = None if on_cpu is None or not off_cpu else on_cpu / off_cpu
@@ -203,7 +243,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     load_at_start = load_average()
-    stores = list(STORES)
+    stores = list(CONFIGS)
     mapped = measure(stores, "mapped", args.mapped_n, args.runs)
     sequential = measure(stores, "sequential", args.seq_n, args.seq_runs or args.runs * 3)
     print(f"\nrun store costs — {machine_summary()}, medians of {args.runs} fresh processes\n")
@@ -214,7 +254,8 @@ def main() -> None:
                  "CPU × off", "all recorded"], sequential_rows(sequential, args.seq_n))
     print("\nfinal flush: the end of the flow body to the flow call's return (target ≤ 2 s);")
     print("µs per task: (flow time − plain loop of the same task functions) / tasks; CPU: the")
-    print("same in CPU time of the whole process (engine and writer threads).")
+    print("same in CPU time of the flow's process (all its threads) and its writer process.")
+    print("peak RSS: with a writer process, the flow process's peak plus the writer's.")
     print_load_note(load_at_start)
     if args.json:
         args.json.write_text(json.dumps({"mapped": mapped, "sequential": sequential}, indent=2))

@@ -9,6 +9,8 @@ them (through ``orchestrate_nb.store.reporter:create_store_reporter``) when a ru
 - ``batch``       pure coalescing of a batch of RunEvents into rows and updates
 - ``writer``      writes one batch in one transaction (retries, isolating bad events)
 - ``reporter``    the RunReporter: a deque on the caller's side, a writer thread on the other
+- ``remote``      the reporter's side of the writer process (batches out as bytes, acks back)
+- ``writer_process`` the writer process; ``sink`` opens the database and writes batches in it
 - ``processes``   who owns a run, and whether that process is still alive
 - ``recovery``    marks the runs of dead processes CRASHED
 - ``concurrency`` concurrency limits and the slots held against them, across processes

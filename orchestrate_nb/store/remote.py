@@ -10,12 +10,16 @@ Messages are length-prefixed pickles (``send``/``receive``), between two process
 same user and the same interpreter. To the writer process:
 
 - ``("open", settings, owner, recover, retry_window, heartbeat_interval, log_level)`` first;
-- ``("write", seq, events)``: written in order; several waiting are written as one batch.
+- ``("write", seq, events)``: written in order; several waiting are written as one batch;
+- ``("sync",)``: acknowledge at once what has been written (a flush waits on it).
 
 From it:
 
 - ``("ack", seq, lost)``: every batch up to ``seq`` is committed (or given up and counted in
-  ``lost``, the total so far);
+  ``lost``, the total so far). Sent on ``sync``, and otherwise at most every
+  ``ACK_INTERVAL`` seconds: a thread woken for each one would take the GIL from the flow
+  at every hand-over (a pipe write lets a waiting thread in, and the flow then waits for
+  the GIL for up to a switch interval, 5 ms);
 - ``("log", level, logger, message)``: a line for the reporter's process to log (the one
   line an unreachable store gets must reach the user's cell, not the writer's stderr).
 
@@ -51,6 +55,7 @@ log = logging.getLogger("orchestrate_nb.store")
 _HEADER = struct.Struct(">I")
 PROTOCOL = pickle.HIGHEST_PROTOCOL
 PIPE_SIZE = 1 << 20
+ACK_INTERVAL = 0.2  # seconds between unrequested acknowledgements
 
 
 # Events travel as plain tuples led by their kind's index here: a NamedTuple pickles through
@@ -72,6 +77,9 @@ def unpack_events(packed: list[tuple[Any, ...]]) -> list[Any]:
 def frame(message: tuple[Any, ...]) -> bytes:
     data = pickle.dumps(message, PROTOCOL)
     return _HEADER.pack(len(data)) + data
+
+
+_SYNC_FRAME = frame(("sync",))
 
 
 def send(stream: IO[bytes], message: tuple[Any, ...]) -> None:
@@ -191,6 +199,17 @@ class ProcessSink:
         if wait:
             self.send_outbox()
         return not self.outbox
+
+    def sync(self) -> None:
+        """Ask for an acknowledgement of everything handed over so far (after ``write``)."""
+        if self.dead:
+            return
+        if self.outbox:
+            self.outbox += _SYNC_FRAME
+            return
+        written = self._write_some(_SYNC_FRAME)
+        if written < len(_SYNC_FRAME):
+            self.outbox += _SYNC_FRAME[written:]
 
     def send_outbox(self) -> None:
         """Block until ``outbox`` is in the pipe (or the writer process has gone)."""

@@ -279,6 +279,8 @@ class StoreReporter:
                 with self._marker_lock:
                     self._markers.extend((remote.sent, marker) for marker in markers)
                     self._release_markers(remote.acked)
+                if self._markers:
+                    remote.sync()
             if remote.outbox and not wait:
                 return
 

@@ -26,7 +26,7 @@ import threading
 import time
 from typing import IO, Any
 
-from orchestrate_nb.store.remote import send, split_frames, unpack_events
+from orchestrate_nb.store.remote import ACK_INTERVAL, send, split_frames, unpack_events
 
 READ_SIZE = 1 << 20
 
@@ -75,16 +75,35 @@ def main() -> int:
     sink = LocalSink(settings, owner, retry_window)
     sink.open(recover)
     ended = False
-    next_heartbeat = time.monotonic() + heartbeat_interval
+    written = acked = 0  # the last batch written, and acknowledged
+    acked_at = next_heartbeat = time.monotonic()
+    next_heartbeat += heartbeat_interval
     while True:
-        if messages:
-            _write(sink, messages, out, lock)
+        wanted = False
+        batches = []
+        for message in messages:
+            if message[0] == "write":
+                batches.append(message)
+            else:  # "sync": acknowledge what came before it
+                wanted = True
+        if batches:
+            _write(sink, batches)
+            written = batches[-1][1]
+        now = time.monotonic()
+        if written > acked and (wanted or ended or now - acked_at >= ACK_INTERVAL):
+            _acknowledge(out, lock, written, sink.lost)
+            acked, acked_at = written, now
+        elif wanted:
+            _acknowledge(out, lock, acked, sink.lost)
         if ended:
             break
-        if time.monotonic() >= next_heartbeat:
-            next_heartbeat = time.monotonic() + heartbeat_interval
+        if now >= next_heartbeat:
+            next_heartbeat = now + heartbeat_interval
             sink.heartbeat()
-        ready, _, _ = select.select([fd], [], [], max(0.0, next_heartbeat - time.monotonic()))
+        wait = next_heartbeat - now
+        if written > acked:  # acknowledge the last batches once things go quiet
+            wait = min(wait, ACK_INTERVAL)
+        ready, _, _ = select.select([fd], [], [], max(0.0, wait))
         chunk = os.read(fd, READ_SIZE) if ready else b""
         ended = bool(ready) and not chunk
         buffer += chunk
@@ -93,15 +112,17 @@ def main() -> int:
     return 0
 
 
-def _write(sink: Any, messages: list[tuple[Any, ...]], out: IO[bytes],
-           lock: threading.Lock) -> None:
+def _write(sink: Any, batches: list[tuple[Any, ...]]) -> None:
     events: list[Any] = []
-    for _, _, packed in messages:
+    for _, _, packed in batches:
         events.extend(unpack_events(packed))
     sink.write(events)
+
+
+def _acknowledge(out: IO[bytes], lock: threading.Lock, seq: int, lost: int) -> None:
     try:
         with lock:
-            send(out, ("ack", messages[-1][1], sink.lost))
+            send(out, ("ack", seq, lost))
     except OSError:  # the reporter has gone: write what is left, then stop
         pass
 

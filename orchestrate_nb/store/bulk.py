@@ -32,6 +32,7 @@ from sqlalchemy import Connection, Dialect, Table
 from sqlalchemy.exc import DBAPIError
 
 SQLITE_MAX_ROWS = 256  # rows of the largest statement (its prepared form is kept per size)
+TEMPORARY_TABLES = "orchestrate_nb_temporary_tables"  # in a connection's info: those it has
 SQLITE_MAX_VARIABLES = 999  # SQLite before 3.32 allows no more bound values per statement
 
 
@@ -104,7 +105,7 @@ class BulkInsert:
             conn.exec_driver_sql(self._head + self._row_sql + self._tail, list(map(tuple, rows)))
         elif self._stage_sql is not None:
             create, move = self._stage_sql
-            conn.exec_driver_sql(create)  # the temporary table lives as long as the connection
+            _create_once(conn, create)
             _copy(conn, self._copy_sql, rows)  # type: ignore[arg-type]
             conn.exec_driver_sql(move)
         elif self._copy_sql is not None:
@@ -180,7 +181,7 @@ class BulkUpdate:
             if not self._can_stage:
                 conn.exec_driver_sql(self._plain, list(map(self._order, rows)))
                 return
-            conn.exec_driver_sql(self._create)
+            _create_once(conn, self._create)
             _copy(conn, self._copy, rows)
             conn.exec_driver_sql(self._update)
             return
@@ -209,6 +210,15 @@ def _execute_in_chunks(conn: Connection, sizes: Sequence[int], sql: dict[int, st
                 cursor.execute(sql[size], tuple(chain.from_iterable(part)))
                 start += size
                 left -= size
+
+
+def _create_once(conn: Connection, create: str) -> None:
+    """A temporary table lives as long as its connection: created on a connection's first
+    batch only (a round trip less per batch; a new connection has a new ``info``)."""
+    made = conn.connection.info.setdefault(TEMPORARY_TABLES, set())
+    if create not in made:
+        conn.exec_driver_sql(create)
+        made.add(create)
 
 
 def may_create_temporary_tables(conn: Connection) -> bool:

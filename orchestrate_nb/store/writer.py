@@ -34,7 +34,7 @@ from orchestrate_nb.store.batch import (
     Row,
     plan_batch,
 )
-from orchestrate_nb.store.bulk import BulkInsert, BulkUpdate
+from orchestrate_nb.store.bulk import TEMPORARY_TABLES, BulkInsert, BulkUpdate
 from orchestrate_nb.store.database import Database
 from orchestrate_nb.store.failures import Failure, StoreStatus, classify, is_transient
 
@@ -108,9 +108,16 @@ class BatchWriter:
     def _write_once(self, events: Sequence[RunEvent]) -> None:
         plan = plan_batch(list(events), self.owner, dt.datetime.now(UTC),
                           self._statements.binders)
-        with self.database.write() as conn:
-            flow_ids = self._resolve_flow_ids(conn, plan.flow_names)
-            self._execute_plan(conn, plan, flow_ids)
+        info: dict[Any, Any] = {}
+        try:
+            with self.database.write() as conn:
+                info = conn.connection.info
+                flow_ids = self._resolve_flow_ids(conn, plan.flow_names)
+                self._execute_plan(conn, plan, flow_ids)
+        except BaseException:
+            # Temporary tables created in a transaction that did not commit are gone.
+            info.pop(TEMPORARY_TABLES, None)
+            raise
         self._flow_ids.update(flow_ids)
         for (kind, run_id), still_open in plan.owned_runs.items():
             (self._open_runs[kind].add if still_open else self._open_runs[kind].discard)(run_id)

@@ -152,3 +152,33 @@ def test_a_postgres_role_that_may_not_create_temporary_tables_still_records_ever
         assert [tuple(r) for r in runs] == [("COMPLETED", 300, 300 + 100)]
     finally:
         database.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_batch_retried_after_its_transaction_failed_finds_its_temporary_tables(
+        synthetic, database, query, monkeypatch):
+    """A temporary table is created on a connection's first batch only; if that batch's
+    transaction rolls back (a deadlock, retried), the table went with it and is made again."""
+    from psycopg import errors
+    from sqlalchemy.exc import OperationalError
+
+    from orchestrate_nb.store import bulk
+
+    copy, failed = bulk._copy, []
+
+    def deadlock_once(conn, sql, values):
+        copy(conn, sql, values)
+        if not failed:
+            failed.append(sql)
+            raise OperationalError(sql, None, errors.DeadlockDetected("deadlock detected"))
+
+    monkeypatch.setattr(bulk, "_copy", deadlock_once)
+    run, created, phases = _mapped_flow(synthetic, 20)
+    writer = BatchWriter(database, current_process())
+    for phase in phases:
+        writer.write(phase)
+
+    assert failed, "the first COPY did not fail"
+    assert writer.lost_events == 0
+    runs, _ = _snapshot(query)
+    assert [r["state_type"] for r in runs] == ["COMPLETED"] * 20

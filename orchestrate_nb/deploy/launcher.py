@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrate_nb.errors import OrchestrateError
-from orchestrate_nb.settings import FLOW_RUN_ID_ENV
+from orchestrate_nb.settings import FLOW_RUN_ID_ENV, STORE_WRITER_ENV
 
 REPLY_TIMEOUT = 120.0  # the zygote's imports (papermill) on a loaded machine
 # Not ``python -m``, which puts the working directory first on sys.path: an ``inspect.py``
@@ -66,8 +66,11 @@ class Launcher:
 
     def start(self, run_id: str, log: Path) -> int:
         """Fork a run process; its pid."""
-        request = {"run_id": run_id, "log": str(log), "cwd": os.getcwd(),
-                   "env": {**os.environ, FLOW_RUN_ID_ENV: run_id}}
+        # A run (and its notebook's kernel) writes the store from a thread: the zygote has
+        # the store's modules loaded already, and a writer process would cost a short run
+        # more to start than it saves (unless the worker's environment says otherwise).
+        env = {STORE_WRITER_ENV: "thread", **os.environ, FLOW_RUN_ID_ENV: run_id}
+        request = {"run_id": run_id, "log": str(log), "cwd": os.getcwd(), "env": env}
         with self._lock:
             zygote = self._ensure()
             assert zygote.stdin is not None

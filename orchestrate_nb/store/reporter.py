@@ -1,19 +1,27 @@
-"""The store's RunReporter: ``emit`` appends to a deque; a daemon thread writes batches.
+"""The store's RunReporter: ``emit`` appends to a deque; batches go to a writer.
 
-The caller's thread pays one ``deque.append`` and a length check per event (no lock, no
-I/O, cannot raise). The writer thread wakes every ``poll_interval`` (or at once on ``flush``,
-or when ``batch_size`` events wait), drains up to ``batch_size`` events and writes them in one
-transaction. Events are never dropped for being many: when ``max_backlog`` wait, the emitter
-waits until the writer has taken half of them (backpressure keeps the store's memory bounded
-however many tasks a flow maps), unless the writer has made no progress for
-``settings.flush_wait`` seconds (a stuck store must not stop the flow: the queue grows then).
-``flush`` appends a marker and waits until the batch that carried it is committed, so when
-a flow call returns its runs and logs are in the database.
+The writer is, by default, a writer process (``writer_process.py``, through
+``remote.ProcessSink``): every ``SEND_AT`` events the emitting thread itself pickles the
+queue and writes it to a pipe (a few µs, never blocking: a full pipe leaves the work to the
+writer thread), so the SQL work runs on another core and the flow's process never loads
+SQLAlchemy. With ``writer="thread"`` (and in a forked child, or if the writer process cannot
+start or dies) the reporter's own writer thread writes the batches through a ``LocalSink``.
+
+The caller's thread otherwise pays one ``deque.append`` and a length check per event (no
+lock, no I/O, cannot raise). The writer thread wakes every ``poll_interval`` (or at once on
+``flush``, or when a batch waits), drains up to ``batch_size`` events and writes them in one
+transaction (or hands them over). Events are never dropped for being many: when
+``max_backlog`` wait, the emitter waits until the writer has taken half of them (backpressure
+keeps the store's memory bounded however many tasks a flow maps), unless the writer has made
+no progress for ``settings.flush_wait`` seconds (a stuck store must not stop the flow: the
+queue grows then). ``flush`` appends a marker and waits until the batch that carried it is
+committed (a writer process acknowledges it), so when a flow call returns its runs and logs
+are in the database.
 
 A store that cannot record never holds a flow up for long: ``flush`` returns at once when the
-store is known to be unreachable (said in one line, see ``failures.py``), and after
-``settings.flush_wait`` seconds without a committed batch (a lock held elsewhere); what is
-still queued is written in the background.
+store is known to be unreachable (said in one line, see ``failures.py``; a writer process
+sends its lines here to be logged), and after ``settings.flush_wait`` seconds without a
+committed batch (a lock held elsewhere); what is still queued is written in the background.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ if TYPE_CHECKING:  # the store's modules import SQLAlchemy: loaded on the writer
 
 log = logging.getLogger("orchestrate_nb.store")
 SEND_AT = 64  # events an emitting thread hands over to a writer process at a time
+WRITER_EXIT_WAIT = 1.0  # seconds a closing reporter waits for its writer process to exit
 
 
 class _FlushMarker:
@@ -72,6 +81,8 @@ class StoreReporter:
         self._markers: deque[tuple[int, _FlushMarker]] = deque()  # waiting for an ack
         self._marker_lock = threading.Lock()
         self._send_lock = threading.Lock()  # one thread at a time hands batches over
+        self._sent_at = 0.0  # when a batch was last handed to the writer process
+        self._flushes = 0  # flush markers in the queue (they need the writer thread)
         self._progress_at = time.monotonic()  # when a batch was last written (or given up)
         self._room = threading.Event()  # set by the writer whenever it has taken a batch
         self._stalled_at: float | None = None  # the _progress_at backpressure gave up at
@@ -109,9 +120,11 @@ class StoreReporter:
         blocks: a full pipe, or another thread sending, leaves the work to the writer thread."""
         remote = self._remote
         if remote is None or remote.dead or remote.outbox or threading.current_thread() is \
-                self._thread or not self._send_lock.acquire(blocking=False):
-            self._wait_for_room(queue)
+                self._thread:
+            self._wait_for_room(queue)  # (the writer thread's work)
             return
+        if not self._send_lock.acquire(blocking=False):
+            return  # another thread is handing the queue over
         try:
             if self._remote is remote:
                 self._send_batches(remote, wait=False)
@@ -146,6 +159,8 @@ class StoreReporter:
         if threading.current_thread() is self._thread:
             return
         marker = _FlushMarker()
+        with self._marker_lock:
+            self._flushes += 1
         self._queue.append(marker)
         self._wake.set()
         started = time.monotonic()
@@ -177,8 +192,8 @@ class StoreReporter:
         if self._queue and not self._thread.is_alive():
             self._drain()  # events emitted while closing
         if not self._thread.is_alive():
-            if self._remote is not None:
-                self._remote.close(wait)
+            if self._remote is not None:  # (what it is given is written: no need to wait)
+                self._remote.close(min(wait, WRITER_EXIT_WAIT))
             if self._local is not None:
                 self._local.dispose()
 
@@ -249,6 +264,11 @@ class StoreReporter:
     def _drain(self) -> None:
         remote = self._remote
         if remote is not None:
+            if not (self._flushes or remote.outbox or remote.dead or self._closing) and \
+                    time.monotonic() - self._sent_at < self.poll_interval:
+                # The flow's threads are handing events over themselves: taking the GIL
+                # (and the send lock) here would only hold them up.
+                return
             with self._send_lock:
                 remote.send_outbox()
                 self._send_batches(remote, wait=True)
@@ -275,6 +295,7 @@ class StoreReporter:
                 if has_secrets():  # a secret loaded in this process never reaches the store
                     events = [_masked(event) for event in events]
                 remote.write(events, wait)
+            self._sent_at = time.monotonic()
             if markers:
                 with self._marker_lock:
                     self._markers.extend((remote.sent, marker) for marker in markers)
@@ -317,6 +338,9 @@ class StoreReporter:
         for _ in range(min(self.batch_size, len(self._queue))):
             item = popleft()
             (markers if type(item) is _FlushMarker else events).append(item)
+        if markers:
+            with self._marker_lock:
+                self._flushes -= len(markers)
         return events, markers
 
     def _write(self, events: list[RunEvent]) -> None:
@@ -338,6 +362,7 @@ class StoreReporter:
         self._remote_lost = 0
         self._markers = deque()
         self._marker_lock, self._send_lock = threading.Lock(), threading.Lock()
+        self._flushes, self._sent_at = 0, 0.0
         self.writer = "thread"
         # A fresh queue (the parent's pending events are the parent's to write); the database
         # is opened only if the child records something.

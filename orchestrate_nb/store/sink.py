@@ -63,8 +63,9 @@ class LocalSink:
             return
         _hand_over(self.settings, list(recovered.flow_run_ids))  # crashed runs have alerts too
 
-    def write(self, events: Sequence[RunEvent]) -> None:
-        """Write ``events`` (never raises: what cannot be written is said and counted)."""
+    def write(self, events: Sequence[RunEvent], durable: bool = True) -> None:
+        """Write ``events`` (never raises: what cannot be written is said and counted);
+        ``durable``: see ``BatchWriter.write``."""
         status = self.status
         if status.corrupt:  # said once; a damaged file is never written to again
             status.lost += len(events)
@@ -73,8 +74,12 @@ class LocalSink:
         if writer is None:
             status.lose(events, self._open_failure or RuntimeError("not opened"), opening=True)
             return
-        writer.write(events)
+        writer.write(events, durable)
         _hand_over(self.settings, finished_flow_runs(events))
+
+    def make_durable(self) -> None:
+        if self.writer is not None:
+            self.writer.make_durable()
 
     def heartbeat(self) -> None:
         writer = self.writer

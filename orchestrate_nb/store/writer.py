@@ -66,10 +66,22 @@ class BatchWriter:
         self._flow_ids: dict[str, int] = {}
         self._open_runs: dict[str, set[str]] = {"flow": set(), "task": set()}
         self._statements = _Statements(database.engine.dialect)
+        self._postgres = database.dialect == "postgresql"
+        self._durable = True
+        self._undurable = False  # a batch was committed without waiting for the disk
 
     # -- writing ---------------------------------------------------------------------
-    def write(self, events: Sequence[RunEvent]) -> None:
-        """Write ``events``; never raises (what cannot be written is logged and counted)."""
+    def write(self, events: Sequence[RunEvent], durable: bool = True) -> None:
+        """Write ``events``; never raises (what cannot be written is logged and counted).
+
+        ``durable=False`` (a writer process's batches while a flow runs): PostgreSQL may
+        acknowledge the commit before its WAL reaches the disk (``synchronous_commit = off``
+        for that transaction). The batch is committed and visible all the same; only a
+        crash of the database server within a fraction of a second could lose it, and the
+        next durable commit (the one a flush waits for) makes every earlier one durable too.
+        """
+        self._durable = durable
+        self._undurable = self._undurable or (not durable and self._postgres)
         if not events:
             return
         if self.status.corrupt:  # said once; writing to a damaged file only damages it more
@@ -86,6 +98,21 @@ class BatchWriter:
             self.write(events[middle:])
         else:
             self.status.recorded()
+            if durable:
+                self._undurable = False
+
+    def make_durable(self) -> None:
+        """PostgreSQL: wait until every batch committed without waiting for the disk is on
+        it (a transaction given an id commits a WAL record, and the server flushes all WAL
+        before it; never raises)."""
+        if not self._undurable or self.status.down:
+            return
+        try:
+            with self.database.write() as conn:
+                conn.exec_driver_sql("SELECT txid_current()")
+            self._undurable = False
+        except Exception as exc:
+            log.debug("run store could not confirm its last batches durable: %s", exc)
 
     @property
     def lost_events(self) -> int:
@@ -112,6 +139,8 @@ class BatchWriter:
         try:
             with self.database.write() as conn:
                 info = conn.connection.info
+                if not self._durable and self._postgres:
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit TO off")
                 flow_ids = self._resolve_flow_ids(conn, plan.flow_names)
                 self._execute_plan(conn, plan, flow_ids)
         except BaseException:

@@ -29,6 +29,8 @@ from typing import IO, Any
 from orchestrate_nb.store.remote import ACK_INTERVAL, send, split_frames, unpack_events
 
 READ_SIZE = 1 << 20
+MIN_BATCH = 256  # events gathered into one transaction while a flow is busy
+GATHER = 0.002  # seconds of quiet after which what has arrived is written anyway
 
 
 class _Forward(logging.Handler):
@@ -50,8 +52,12 @@ class _Forward(logging.Handler):
 
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    fd, out = sys.stdin.fileno(), sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing but messages on the reporter's pipe
+    # Nothing but messages on the reporter's pipe: a stray print (of a library, at C level
+    # too) goes to stderr.
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    fd = sys.stdin.fileno()
     buffer = bytearray()
     messages: list[tuple[Any, ...]] = []
     while not messages:  # the opening message (read unbuffered: os.read below takes the rest)
@@ -78,23 +84,34 @@ def main() -> int:
     written = acked = 0  # the last batch written, and acknowledged
     acked_at = next_heartbeat = time.monotonic()
     next_heartbeat += heartbeat_interval
+    batches: list[tuple[Any, ...]] = []  # received, not written yet
+    pending = 0  # events in them
+    wanted = False  # a "sync" among them
     while True:
-        wanted = False
-        batches = []
         for message in messages:
             if message[0] == "write":
                 batches.append(message)
+                pending += len(message[2][0])
             else:  # "sync": acknowledge what came before it
                 wanted = True
-        if batches:
-            _write(sink, batches)
-            written = batches[-1][1]
+        messages = []
+        # A batch costs a transaction (~0.3 ms on SQLite, round trips on PostgreSQL) however
+        # small: while a flow hands events over as it runs, gather MIN_BATCH of them, unless
+        # a flush waits or the flow has gone quiet.
+        if batches and (wanted or ended or pending >= MIN_BATCH or not _more_within(fd, GATHER)):
+            # Durable when acknowledged at once (a flush waits), or at the end: see
+            # BatchWriter.write; what is acknowledged later is made durable by then.
+            _write(sink, batches, durable=wanted or ended)
+            written, batches, pending = batches[-1][1], [], 0
         now = time.monotonic()
-        if written > acked and (wanted or ended or now - acked_at >= ACK_INTERVAL):
-            _acknowledge(out, lock, written, sink.lost)
-            acked, acked_at = written, now
-        elif wanted:
-            _acknowledge(out, lock, acked, sink.lost)
+        if not batches:
+            if written > acked and (wanted or ended or now - acked_at >= ACK_INTERVAL):
+                _acknowledge(out, lock, written, sink.lost)
+                acked, acked_at = written, now
+            elif wanted:
+                sink.make_durable()  # what was acknowledged before is on disk now
+                _acknowledge(out, lock, acked, sink.lost)
+            wanted = False
         if ended:
             break
         if now >= next_heartbeat:
@@ -103,6 +120,8 @@ def main() -> int:
         wait = next_heartbeat - now
         if written > acked:  # acknowledge the last batches once things go quiet
             wait = min(wait, ACK_INTERVAL)
+        if batches:
+            wait = 0.0
         ready, _, _ = select.select([fd], [], [], max(0.0, wait))
         chunk = os.read(fd, READ_SIZE) if ready else b""
         ended = bool(ready) and not chunk
@@ -112,11 +131,17 @@ def main() -> int:
     return 0
 
 
-def _write(sink: Any, batches: list[tuple[Any, ...]]) -> None:
+def _more_within(fd: int, seconds: float) -> bool:
+    """Whether more input arrives within ``seconds``."""
+    ready, _, _ = select.select([fd], [], [], seconds)
+    return bool(ready)
+
+
+def _write(sink: Any, batches: list[tuple[Any, ...]], durable: bool) -> None:
     events: list[Any] = []
     for _, _, packed in batches:
         events.extend(unpack_events(packed))
-    sink.write(events)
+    sink.write(events, durable)
 
 
 def _acknowledge(out: IO[bytes], lock: threading.Lock, seq: int, lost: int) -> None:

@@ -20,8 +20,9 @@ WIDGET_ENV = "ORCHESTRATE_NB_WIDGET"  # "0": no run-graph widget (%flow shows a 
 TASKS_REFRESH_CACHE_ENV = "ORCHESTRATE_NB_TASKS_REFRESH_CACHE"
 FLUSH_WAIT_ENV = "ORCHESTRATE_NB_FLUSH_WAIT"  # seconds a returning flow waits on a stalled store
 DEFAULT_FLUSH_WAIT = 5.0
-# "process" (the default): the run store is written by a writer process beside the flow's;
-# "thread": by a thread of the flow's own process (less memory, slower flows of many tasks)
+# "process" (the default with two CPUs or more): the run store is written by a writer process
+# beside the flow's; "thread": by a thread of the flow's own process (less memory, slower
+# flows of many tasks)
 STORE_WRITER_ENV = "ORCHESTRATE_NB_STORE_WRITER"
 STORE_WRITERS = ("process", "thread")
 _URL_PASSWORD = re.compile(r"(://[^:/@?#]*:)[^@/?#]*@")
@@ -68,8 +69,10 @@ def _flush_wait() -> float:
 
 
 def _store_writer() -> str:
-    value = (os.environ.get(STORE_WRITER_ENV) or "process").strip().lower()
-    return value if value in STORE_WRITERS else "process"  # a typo must not stop flows
+    # One CPU: a writer process would only take turns with the flow on it.
+    default = "process" if (os.cpu_count() or 1) > 1 else "thread"
+    value = (os.environ.get(STORE_WRITER_ENV) or default).strip().lower()
+    return value if value in STORE_WRITERS else default  # a typo must not stop flows
 
 
 def mask_url(url: str) -> str:

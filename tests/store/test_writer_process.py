@@ -179,3 +179,19 @@ def test_a_forked_child_records_its_own_runs(database_url, settings, synthetic, 
     assert os.waitstatus_to_exitcode(status) == 0
     assert query("SELECT state_type FROM flow_runs WHERE id = :id", id=run.id) == [
         {"state_type": "COMPLETED"}]
+
+
+@pytest.mark.parametrize("cpus, set_to, expected", [
+    (2, None, "process"), (8, "thread", "thread"), (1, None, "thread"), (1, "process", "process"),
+    (4, "procss", "process"),  # a typo is not an error: the default, rather than no store
+])
+def test_which_writer_the_environment_asks_for(database_url, monkeypatch, cpus, set_to,
+                                               expected):
+    from orchestrate_nb.settings import load_settings
+
+    monkeypatch.setattr(os, "cpu_count", lambda: cpus)
+    if set_to is None:
+        monkeypatch.delenv("ORCHESTRATE_NB_STORE_WRITER", raising=False)
+    else:
+        monkeypatch.setenv("ORCHESTRATE_NB_STORE_WRITER", set_to)
+    assert load_settings().store_writer == expected

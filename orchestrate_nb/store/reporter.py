@@ -123,8 +123,10 @@ class StoreReporter:
                 self._thread:
             self._wait_for_room(queue)  # (the writer thread's work)
             return
-        if not self._send_lock.acquire(blocking=False):
-            return  # another thread is handing the queue over
+        if not self._send_lock.acquire(blocking=False):  # another thread is handing over
+            if len(queue) >= self.max_backlog:  # ... but not fast enough: wait for it
+                self._wait_for_room(queue)
+            return
         try:
             if self._remote is remote:
                 self._send_batches(remote, wait=False)

@@ -36,7 +36,7 @@ def _emit_all(reporter: StoreReporter, events) -> int:
 
 def test_a_writer_that_falls_behind_slows_the_emitter_and_loses_nothing(settings, synthetic,
                                                                          query):
-    reporter = StoreReporter(settings, batch_size=50, max_backlog=200)
+    reporter = StoreReporter(settings, batch_size=50, max_backlog=200, writer="thread")
     _slow_writes(reporter, 0.02)
     run, _, events = synthetic.completed_flow(tasks=300)  # ~900 events, 4.5× the backlog
 
@@ -71,4 +71,31 @@ def test_a_stuck_store_holds_the_emitter_no_longer_than_the_flush_wait(settings,
     reporter.flush()
     reporter.close()
     assert len(query("SELECT id FROM task_runs WHERE state_type = 'COMPLETED'")) == 100
+    assert reporter.lost_events == 0
+
+
+def test_a_writer_process_that_falls_behind_slows_the_emitter_and_loses_nothing(
+        settings, synthetic, query):
+    """The batches go to a writer process; while another thread is handing them over (here:
+    the test holds the hand-over for a second), an emitter past the backlog waits."""
+    reporter = StoreReporter(dataclasses.replace(settings, store_writer="process"),
+                             batch_size=50, max_backlog=200)
+    reporter.emit(synthetic.flow_run_created())
+    reporter.flush()  # the writer process is up
+    assert reporter.writer_pid is not None
+    run, _, events = synthetic.completed_flow(tasks=300)
+    longest: list[int] = []
+    done = threading.Event()
+    with reporter._send_lock:
+        threading.Thread(target=lambda: (longest.append(_emit_all(reporter, events)),
+                                         done.set()), daemon=True).start()
+        time.sleep(1.0)
+        assert not done.is_set(), "the emitter went on past the backlog"
+        assert len(reporter._queue) <= 200
+    wait_for(done.is_set, "every event to be emitted once the hand-over goes on", 20)
+    reporter.flush()
+    reporter.close()
+
+    assert longest[0] <= 200
+    assert len(query("SELECT id FROM task_runs WHERE state_type = 'COMPLETED'")) == 300
     assert reporter.lost_events == 0

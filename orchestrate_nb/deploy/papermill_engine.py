@@ -13,15 +13,21 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from papermill.engines import NBClientEngine
 
 from orchestrate_nb.core.events import LogEmitted
+from orchestrate_nb.private_files import open_private
 from orchestrate_nb.settings import adopted_flow_run_id
 
 LOGGER_NAME = "orchestrate_nb.notebook"
 ENGINE_NAME = "orchestrate_nb"
+KERNEL_START_LOCK = "orchestrate-nb-kernel-start.lock"
 
 
 class RunOutputStream:
@@ -64,7 +70,48 @@ class OrchestrateEngine(NBClientEngine):  # type: ignore[misc]
             if kwargs.get("stderr_file") is None:
                 kwargs["stderr_file"] = RunOutputStream(run_id, logging.WARNING)
         _keep_cell_errors(nb_man)
-        return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+        with _one_kernel_starting() as started:
+            hook = kwargs.get("on_notebook_start")
+
+            def on_start(**hook_kwargs: Any) -> Any:
+                started()  # the kernel answered: its ports are bound
+                return hook(**hook_kwargs) if hook is not None else None
+
+            kwargs["on_notebook_start"] = on_start
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+
+@contextmanager
+def _one_kernel_starting() -> Iterator[Callable[[], None]]:
+    """Held from the choice of a kernel's ports until the kernel answers (or fails).
+
+    jupyter_client picks a kernel's five TCP ports by binding port 0 and closing it; the
+    kernel binds them a second later. Two runs of a worker starting kernels in that second
+    may be handed the same port, and one kernel dies ("Address already in use", "Kernel
+    died before replying to kernel_info"). Runs on one machine take turns at this step
+    (a file lock in the Jupyter runtime folder); the rest of a run is not held up.
+    """
+    import fcntl
+
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    folder = Path(jupyter_runtime_dir())
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = open_private(str(folder / KERNEL_START_LOCK), os.O_RDWR)
+    held = True
+
+    def release() -> None:
+        nonlocal held
+        if held:
+            held = False
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield release
+    finally:
+        release()
+        os.close(fd)
 
 
 def _mute_during_task_cells(nb_man: Any, stream: RunOutputStream) -> None:

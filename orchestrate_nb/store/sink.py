@@ -20,6 +20,7 @@ from orchestrate_nb.core.events import RunEvent, StateChanged
 from orchestrate_nb.errors import StoreError
 from orchestrate_nb.processes import ProcessIdentity
 from orchestrate_nb.settings import Settings
+from orchestrate_nb.store.batch import FINAL_STATE_TYPES
 from orchestrate_nb.store.database import Database, open_database
 from orchestrate_nb.store.failures import Failure, StoreStatus, classify, is_transient, reason
 from orchestrate_nb.store.recovery import recover_crashed_runs
@@ -27,7 +28,6 @@ from orchestrate_nb.store.writer import BatchWriter
 
 log = logging.getLogger("orchestrate_nb.store")
 REOPEN_INTERVAL = 10.0  # seconds between attempts to open a store that could not be opened
-FINAL_FLOW_STATES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
 
 
 class LocalSink:
@@ -138,4 +138,4 @@ def _hand_over(settings: Settings, finished: list[str]) -> None:
 def finished_flow_runs(events: Sequence[RunEvent]) -> list[str]:
     """The flow runs ``events`` put in a final state."""
     return [e.run_id for e in events if type(e) is StateChanged and e.kind == "flow"
-            and e.state_type in FINAL_FLOW_STATES]
+            and e.state_type in FINAL_STATE_TYPES]
